@@ -1,0 +1,42 @@
+# `make demo` and `make test` each set up what they need: a venv in .venv with the
+# project, its dev dependencies and every plugin distribution under plugins/ and
+# examples/ installed in editable mode. The venv is refreshed when a pyproject changes.
+
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml examples/*/pyproject.toml))
+
+.PHONY: setup test lint types unit demo schema bench clean
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml examples/*/pyproject.toml)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach d,$(PLUGIN_DIRS),-e $(d))
+	@touch $@
+
+setup: $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check runner tests examples plugins
+
+types: setup
+	$(BIN)/mypy runner
+
+unit: setup
+	$(BIN)/python -m pytest
+
+test: lint types unit
+
+demo: setup
+	$(BIN)/runner validate strategies.d/ examples/
+
+schema: setup
+	$(BIN)/runner schema --out schemas
+
+bench: setup
+	$(BIN)/python -m runner.bench.validate
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

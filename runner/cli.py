@@ -1,0 +1,195 @@
+"""The `runner` command line: parse arguments, call the library, map errors to exit codes.
+
+Exit codes (DESIGN §5): 0 ok; 1 invalid strategy; 2 usage error; 3 runtime failure;
+4 stopped by a risk halt. No traceback reaches the user unless `--debug`.
+
+Imports of heavy modules happen inside commands so that `runner validate` starts fast
+and never imports polars.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runner._version import __version__
+
+app = typer.Typer(
+    name="runner",
+    help="A declarative strategy runner: validate, compile and run one YAML strategy file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME, EXIT_HALT = 0, 1, 2, 3, 4
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class _State:
+    debug = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"runner {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of failures.")] = False,
+) -> None:
+    _State.debug = debug
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from runner.plugins import load_registry
+
+    registry = load_registry()
+    for problem in registry.problems:
+        typer.echo(f"runner: warning: {problem}", err=True)
+    return registry
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Strategy files or folders (searched for *.yaml, *.yml).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="text, json or github "
+                                              "(workflow annotations).")] = OutputFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    check_env: Annotated[bool, typer.Option(
+        "--check-env", help="Also require every ${VAR} to be set.")] = False,
+) -> None:
+    """Check strategy files against the language and the installed plugins."""
+    from runner.config.diagnostics import Severity, render_json
+    from runner.config.validate import expand_paths, validate_paths
+
+    targets = paths or ["strategies.d/"]
+    files, missing = expand_paths(targets)
+    if missing:
+        typer.echo(f"runner: error: no such file or folder: {', '.join(missing)}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if not files:
+        typer.echo(f"runner: error: no strategy files (*.yaml, *.yml) in {', '.join(targets)}",
+                   err=True)
+        raise typer.Exit(EXIT_USAGE)
+    results = validate_paths(files, _registry(), check_env=check_env)
+    diagnostics = [d for r in results for d in r.diagnostics]
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if fmt is OutputFormat.json:
+        typer.echo(render_json(diagnostics, len(results)))
+    else:
+        for result in results:
+            lines = result.text.splitlines()
+            for d in result.diagnostics:
+                typer.echo(d.render_github() if fmt is OutputFormat.github
+                           else d.render_text(lines))
+        typer.echo(f"{len(results)} file{'s' if len(results) != 1 else ''}, "
+                   f"{errors} error{'s' if errors != 1 else ''}, "
+                   f"{warnings} warning{'s' if warnings != 1 else ''}")
+    if errors or (strict and warnings):
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path("schemas"),
+) -> None:
+    """Write strategy.schema.json, including every installed plugin's params."""
+    from runner.config.schema import SCHEMA_FILENAME, render_schema
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / SCHEMA_FILENAME
+        target.write_text(render_schema(_registry()), encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"runner: error: cannot write the schema to {out}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_RUNTIME) from None
+    typer.echo(str(target))
+
+
+@app.command()
+def plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List installed plugins with versions and what each registers."""
+    registry = _registry()
+    if as_json:
+        typer.echo(json.dumps([
+            {"name": p.name, "version": p.version, "source": p.source,
+             "registers": p.registers, "error": p.error} for p in registry.plugins], indent=2))
+        return
+    for p in registry.plugins:
+        typer.echo(f"{p.name} {p.version}  ({p.source})")
+        if p.error:
+            typer.echo(f"    error: {p.error}")
+        for kind, names in p.registers.items():
+            typer.echo(f"    {kind.replace('_', ' ')}: {', '.join(sorted(names))}")
+
+
+@app.command()
+def indicators(
+    name: Annotated[str | None, typer.Argument(help="Show one indicator in detail.")] = None,
+) -> None:
+    """The indicator catalogue, or one indicator's params and outputs."""
+    from runner.indicators.describe import describe_indicator, list_indicators
+
+    registry = _registry()
+    if name is None:
+        typer.echo(list_indicators(registry))
+        return
+    text = describe_indicator(registry, name)
+    if text is None:
+        from runner.expr.suggest import suggest
+
+        hint = suggest(name, list(registry.indicators))
+        typer.echo(f'runner: error: unknown indicator "{name}"' + (f" ({hint})" if hint else ""),
+                   err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(text)
+
+
+def main() -> None:
+    """Console entry point: run the app, turning any escaped failure into exit 3."""
+    from runner.errors import RunnerError
+
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except (KeyboardInterrupt, EOFError):
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        if _State.debug:
+            raise
+        if isinstance(exc, RunnerError):
+            typer.echo(f"runner: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        typer.echo(f"runner: internal error: {type(exc).__name__}: {exc} "
+                   "(run with --debug for the traceback)", err=True)
+        sys.exit(EXIT_RUNTIME)

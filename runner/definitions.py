@@ -1,0 +1,137 @@
+"""What a plugin registers: indicator, exchange, data-source and function definitions.
+
+These records are the plugin API of DESIGN §7. They are plain frozen dataclasses so a
+third-party package can build them without touching runner internals, and so that
+`runner validate` can check a strategy against everything installed without importing
+any heavy implementation (polars, network clients): implementations hang off a
+definition as callables that are only called when a strategy runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from runner.expr.types import ValueType
+
+ORDER_TYPES: tuple[str, ...] = ("market", "limit", "stop", "stop_limit")
+TIME_IN_FORCE: tuple[str, ...] = ("gtc", "ioc", "fok")
+
+
+class NoParams(BaseModel):
+    """Params model for a component that takes no options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class IndicatorDef:
+    """An indicator the strategy language can name in `indicators: {x: {type: NAME}}`.
+
+    `inputs` are the price series the indicator reads, by role. A single-input
+    indicator (`inputs=("close",)`) lets the user point `input:` at any price field
+    or indicator output; a multi-input one (`("high", "low", "close")`) takes a
+    mapping `input: {high: ha.high, ...}` for any role it should read from elsewhere.
+
+    `outputs` name the series it produces. With one output the indicator is referenced
+    by its bare name; with several, as `name.output`.
+
+    `lookback(params)` is the number of leading bars whose output is null: the
+    compiler plans warm-up from it and TA-Lib's own lookback is the reference.
+    """
+
+    name: str
+    params: type[BaseModel]
+    lookback: Callable[[Any], int]
+    inputs: tuple[str, ...] = ("close",)
+    outputs: tuple[str, ...] = ("value",)
+    group: str = "other"
+    description: str = ""
+    reference: str = ""
+    batch: Callable[..., Any] | None = None
+    incremental: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a venue accepts; the validator refuses order rules outside of it."""
+
+    order_types: frozenset[str] = frozenset(ORDER_TYPES)
+    time_in_force: frozenset[str] = frozenset(TIME_IN_FORCE)
+    reduce_only: bool = True
+    post_only: bool = True
+    shorting: bool = True
+    trailing_stop: bool = True
+
+
+@dataclass(frozen=True)
+class ExchangeDef:
+    """A venue: its `venue.params` model, capabilities and run-time factories.
+
+    `feed`, `broker` and `metadata` are factories called by the paper and live
+    bindings; `validate` never calls them, so a definition is cheap to register.
+    """
+
+    name: str
+    params: type[BaseModel] = NoParams
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    description: str = ""
+    feed: Callable[..., Any] | None = None
+    broker: Callable[..., Any] | None = None
+    metadata: Callable[..., Any] | None = None
+    is_transient: Callable[[BaseException], bool] | None = None
+
+
+@dataclass(frozen=True)
+class DataSourceDef:
+    """A source of stored bars named by `data.source`.
+
+    `options` validates the keys of the `data:` block beyond the common ones
+    (`source path timeframe label closed columns`).
+    """
+
+    name: str
+    options: type[BaseModel] = NoParams
+    description: str = ""
+    reader: Callable[..., Any] | None = None
+
+
+ArgType = ValueType | Literal["any"]
+
+
+@dataclass(frozen=True)
+class FunctionParam:
+    """One parameter of an expression function.
+
+    `const` parameters must be a number literal or a param name (a window length,
+    say), because the engine sizes state from them before the first bar.
+    """
+
+    name: str
+    type: ArgType = ValueType.NUMBER
+    default: float | str | None = None
+    const: bool = False
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """An expression function such as `crosses_above(a, b)`.
+
+    `returns="same"` means the type of the first argument (as for `prev`).
+    `variadic` lets the last parameter repeat (as for `min(a, b, c)`).
+    """
+
+    name: str
+    params: tuple[FunctionParam, ...]
+    returns: ArgType | Literal["same"] = ValueType.NUMBER
+    variadic: bool = False
+    description: str = ""
+    batch: Callable[..., Any] | None = None
+    incremental: Callable[..., Any] | None = None
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for p in self.params if p.default is None)

@@ -1,0 +1,31 @@
+"""Shared fixtures: a registry of built-ins plus the test venue, with no autoload.
+
+Tests never depend on what happens to be pip-installed on the machine: entry-point
+autoloading is off unless a test turns it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.plugins import Registry, load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_PLUGINS = "tests.fixtures.limitedx"
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return load_registry(autoload=False, extra=[TEST_PLUGINS])
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI runs: built-ins and the test venue only."""
+    env = {"RUNNER_DISABLE_PLUGIN_AUTOLOAD": "1", "RUNNER_PLUGINS": TEST_PLUGINS}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
