@@ -25,7 +25,7 @@ types: setup
 	$(BIN)/mypy runner
 
 unit: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 test: lint types unit
 

@@ -166,25 +166,16 @@ def indicators(
 
 
 def main() -> None:
-    """Console entry point: run the app, turning any escaped failure into exit 3."""
+    """Console entry point. Typer handles usage errors (exit 2) and `Exit`; anything
+    else that escapes a command becomes a one-line message and exit 3 (or the
+    `RunnerError`'s own code), with the traceback only under `--debug`."""
     from runner.errors import RunnerError
 
     try:
-        app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
-    except (KeyboardInterrupt, EOFError):
+        app()
+    except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
         if _State.debug:
             raise
         if isinstance(exc, RunnerError):

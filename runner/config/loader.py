@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.config.diagnostics import Diagnostic, Severity
@@ -265,6 +266,15 @@ def load_text(text: str, file: str) -> Loaded:
         node = _yaml.compose(text)
     except MarkedYAMLError as exc:
         diagnostics.append(_yaml_error(file, exc, text))
+        return Loaded(file, text, None, source, diagnostics)
+    except ReaderError as exc:
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        diagnostics.append(_error(file, source.pos_at(exc.position), "yaml-syntax",
+                                  f"the character U+{ord(char):04X} is not allowed in YAML",
+                                  hint="remove the control character"))
+        return Loaded(file, text, None, source, diagnostics)
+    except YAMLError as exc:  # any other reader/scanner failure without a mark
+        diagnostics.append(_error(file, Pos(1, 1, 0), "yaml-syntax", str(exc).strip()))
         return Loaded(file, text, None, source, diagnostics)
     if node is None:
         diagnostics.append(_error(file, Pos(1, 1, 0), "empty-file", "the file has no document"))

@@ -525,4 +525,10 @@ def check(expr: Expr, scope: Scope, expect: ValueType | None = None) -> CheckedE
             tree.start,
             tree.end,
         )
-    return CheckedExpr(tree, value_type, checker.issues, tuple(checker.refs))
+    issues = sorted(checker.issues, key=_position) if len(checker.issues) > 1 else checker.issues
+    return CheckedExpr(tree, value_type, issues, tuple(checker.refs))
+
+
+def _position(issue: ExprIssue) -> int:
+    """Issues are reported in source order, however the tree was walked."""
+    return issue.start

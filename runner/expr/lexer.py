@@ -56,7 +56,7 @@ _TOKEN_RE: Final = re.compile(
     |(?P<timeframe>@[A-Za-z0-9_]*)
     |(?P<string>"[^"\n]*"|'[^'\n]*')
     |(?P<operator><=|>=|==|!=|[-+*/%<>=(),.])
-    |(?P<bad>&&|\|\||.))
+    |(?P<bad>&&|\|\||\S))
     """,
     re.VERBOSE | re.ASCII | re.DOTALL,
 )

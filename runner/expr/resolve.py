@@ -129,15 +129,16 @@ class Resolver:
         elif name in scope.params:
             ref, value_type, kind = ParamRef(name), NUMBER, "a param"
             if instrument is not None:
-                return self.not_per_instrument(node, index, "a param, the same for all"), NUMBER
+                return self.not_per_instrument(
+                    node, index, "is a param, one value for all instruments"
+                ), NUMBER
         elif name in PRICE_FIELDS:
             ref, value_type, kind = PriceRef(name, instrument), NUMBER, "a price field"
         elif name in STATE_NAMES:
-            ref, value_type, kind = StateRef(name, instrument), STATE_NAMES[name], "state"
+            ref, value_type, kind = StateRef(name, instrument), STATE_NAMES[name], "a state value"
             if instrument is not None and name not in PER_INSTRUMENT_STATE:
-                return self.not_per_instrument(
-                    node, index, "portfolio-wide state, not one instrument's"
-                ), value_type
+                what = "belongs to the whole portfolio, not to one instrument"
+                return self.not_per_instrument(node, index, what), value_type
         else:
             return self.unknown(node, index, instrument), None
         if index + 1 < len(node.parts):
@@ -201,11 +202,11 @@ class Resolver:
         )
         return UNRESOLVED
 
-    def not_per_instrument(self, node: Name, index: int, kind: str) -> Unresolved:
+    def not_per_instrument(self, node: Name, index: int, what: str) -> Unresolved:
         name = node.parts[index]
         self.report(
             "unknown-reference",
-            f'"{name}" is {kind}, so it cannot follow "{node.parts[0]}."',
+            f'"{name}" {what}',
             node.start,
             node.end,
             f"write {name}",
