@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from runner.plugins import Registry
 
 from runner._version import __version__
 
@@ -31,7 +34,7 @@ app = typer.Typer(
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME, EXIT_HALT = 0, 1, 2, 3, 4
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
@@ -56,7 +59,7 @@ def _main(
     _State.debug = debug
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> Registry:
     from runner.plugins import load_registry
 
     registry = load_registry()

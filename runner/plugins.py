@@ -165,7 +165,8 @@ def _collect(registry: Registry, info: PluginInfo, kind: str,
     table = registry.table(kind)
     expected = _TYPES[kind]
     for d in defs:
-        if not isinstance(d, expected):
+        if not isinstance(d, IndicatorDef | ExchangeDef | DataSourceDef | FunctionDef) or \
+                not isinstance(d, expected):
             registry.problems.append(
                 f'plugin "{info.name}" registered {d!r} as {kind}, which is not a '
                 f"{expected.__name__}")

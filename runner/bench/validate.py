@@ -44,7 +44,7 @@ def _time(cmd: list[str], repeat: int) -> list[float]:
 
 
 def _make_corpus(folder: Path, count: int) -> None:
-    sources = sorted((ROOT / "strategies.d").glob("*.yaml")) + [ROOT / "examples/sma_cross.yaml"]
+    sources = [*sorted((ROOT / "strategies.d").glob("*.yaml")), ROOT / "examples/sma_cross.yaml"]
     texts = [p.read_text(encoding="utf-8") for p in sources]
     for i in range(count):
         text = texts[i % len(texts)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 CODES: dict[str, str] = {
     "yaml-syntax": "the file is not valid YAML",
@@ -42,12 +42,9 @@ CODES: dict[str, str] = {
 }
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +65,8 @@ class Diagnostic:
         return (self.file, self.line, self.column, self.code, self.message)
 
     def render_line(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.severity}[{self.code}]: {self.message}"
 
     def render_text(self, source_lines: Sequence[str] | None = None) -> str:
         """Compiler style: the headline, the source line with a caret, then the hint."""

@@ -12,10 +12,10 @@ import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from runner.config.diagnostics import Diagnostic, Severity
-from runner.config.loader import KeyPath, SourceMap, format_path
+from runner.config.loader import MISSING, KeyPath, SourceMap, child, format_path
 from runner.config.models import PRICE_FIELDS, OrderRule, Strategy
 from runner.expr import CheckedExpr, IndicatorInfo, IndicatorRef, Scope, SignalRef, analyze
 from runner.expr.scope import STATE_NAMES, timeframe_seconds
@@ -63,11 +63,8 @@ class _Linter:
     def present(self, path: KeyPath) -> bool:
         cur: object = self.raw
         for part in path:
-            if isinstance(cur, dict) and part in cur:
-                cur = cur[part]
-            elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
-                cur = cur[part]
-            else:
+            cur = child(cur, part)
+            if cur is MISSING:
                 return False
         return True
 
@@ -454,7 +451,7 @@ def _instant(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return datetime.combine(value, time())  # type: ignore[arg-type]
 
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from runner.config.diagnostics import Diagnostic, Severity
 
@@ -330,6 +330,21 @@ def _yaml_error(file: str, exc: MarkedYAMLError, text: str) -> Diagnostic:
         where = f" (opened at line {ctx_mark.line + 1})" if ctx_mark is not None else ""
         problem = f"{exc.context.strip()}{where}: {exc.problem.strip()}"
     return _error(file, pos, "yaml-syntax", problem, hint=hint)
+
+
+_MISSING = object()
+
+
+def child(node: Any, part: str | int) -> Any:
+    """`node[part]` when the data has it, else a sentinel (`child(...) is MISSING`)."""
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part, _MISSING)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _MISSING
+
+
+MISSING = _MISSING
 
 
 def iter_strings(data: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:

@@ -272,13 +272,14 @@ class Bars(Model):
 
 
 NotifyEvent = Literal["signal", "order", "fill", "risk", "error", "halt"]
+_DEFAULT_EVENTS: tuple[NotifyEvent, ...] = ("fill", "risk", "error", "halt")
 
 
 class Notify(Model):
     """A webhook that receives a JSON post per event (`${VAR}` allowed in the URL)."""
 
     webhook: Annotated[str, Field(pattern=r"^(https?://|\$\{)")]
-    events: list[NotifyEvent] = Field(default_factory=lambda: ["fill", "risk", "error", "halt"])
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(_DEFAULT_EVENTS))
 
 
 class Session(Model):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from runner.config.diagnostics import Diagnostic, Severity
-from runner.config.loader import KeyPath, SourceMap, format_path
+from runner.config.loader import MISSING, KeyPath, SourceMap, child, format_path
 from runner.expr.suggest import suggest
 
 _KINDS: dict[str, str] = {
@@ -74,12 +74,10 @@ def _clean_loc(loc: Sequence[Any], data: Any, kind: str) -> tuple[KeyPath, bool]
     dropped = False
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
+        nxt = child(cur, part)
+        if nxt is not MISSING:
             path.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-            path.append(part)
-            cur = cur[part]
+            cur = nxt
         elif last and kind == "missing" and isinstance(part, str):
             path.append(part)
         else:

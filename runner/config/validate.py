@@ -96,7 +96,7 @@ def _shape(data: dict[str, Any], loaded: Loaded,
         return Strategy.model_validate(data), True
     except ValidationError as exc:
         diagnostics.extend(to_diagnostics(exc, data, loaded.source, model=Strategy))
-        failed = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
     if not failed <= _DROPPABLE | set(_PLACEHOLDERS):
         return None, False
     partial = {k: v for k, v in data.items() if k not in failed}

@@ -7,14 +7,11 @@ made of; `TIME` exists so that `hour(time)` type-checks while `time + 1` does no
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ValueType(str, Enum):
+class ValueType(StrEnum):
     NUMBER = "number"
     BOOL = "boolean"
     TIME = "time"
     STRING = "string"
-
-    def __str__(self) -> str:
-        return self.value

@@ -118,7 +118,7 @@ def test_check_env(cli_env: dict[str, str], tmp_path: Path,
 
 
 def test_schema_command_writes_the_file(cli_env: dict[str, str], tmp_path: Path) -> None:
-    code, out = invoke("schema", "--out", str(tmp_path))
+    code, _ = invoke("schema", "--out", str(tmp_path))
     assert code == 0
     schema = json.loads((tmp_path / "strategy.schema.json").read_text(encoding="utf-8"))
     assert schema["$schema"].startswith("http://json-schema.org/draft-07")
