@@ -16,8 +16,10 @@ Every node has, as keyword-only fields:
   back to a tree with the same `key` as `n`.
 * `type` -- the node's `ValueType`, or `None`. `parse` leaves it `None`;
   `check` returns a new tree in which it is set on every node whose type could be
-  worked out (it stays `None` below an unknown name or function, where any type
-  would be a guess).
+  worked out. It stays `None` on an unknown name, on a call to an unknown
+  function, and on whatever takes its type from one of those (`prev(x)` of an
+  unknown `x`), where any type would be a guess; an operator's result type is
+  always known (`+` gives a number whatever its operands are).
 
 The nodes (semantic fields in constructor order, then keyword-only extras):
 

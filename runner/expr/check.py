@@ -171,20 +171,10 @@ class _Checker(Resolver):
         timeframe = self.timeframe(node)
         if not isinstance(operand, Name):
             checked = self.visit(operand)
-            what = (
-                "a value that already has a timeframe"
-                if isinstance(operand, At)
-                else (
-                    "a function call"
-                    if isinstance(operand, Call)
-                    else "a literal"
-                    if isinstance(operand, Number | Bool | String)
-                    else "a calculation"
-                )
-            )
             self.report(
                 "invalid-timeframe",
-                f'"@{node.timeframe}" can only follow a price field or an indicator, not {what}',
+                f'"@{node.timeframe}" can only follow a price field or an indicator, not'
+                f" {_kind_of_operand(operand)}",
                 node.end - len(node.timeframe) - 1,
                 node.end,
             )
@@ -483,6 +473,16 @@ class _Checker(Resolver):
             node.end,
         )
         return UNRESOLVED
+
+
+def _kind_of_operand(node: Expr) -> str:
+    if isinstance(node, At):
+        return "a value that already has a timeframe"
+    if isinstance(node, Call):
+        return "a function call"
+    if isinstance(node, Number | Bool | String):
+        return "a literal"
+    return "a calculation"
 
 
 def _default(param: FunctionParam, at: int) -> Expr:

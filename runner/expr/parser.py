@@ -56,9 +56,17 @@ from runner.expr.lexer import EOF, KEYWORD, NUM, OP, STRING, TIMEFRAME, WORD, To
 _CHAIN_HINT: Final = "use between(x, lo, hi) or `a < b and b < c`"
 _EQUALS_HINT: Final = "use == to compare"
 
-# A parsed operand with the span of its text *including* any parentheses around
-# it, which the parent's span must cover but the operand's own span must not.
-_Span = tuple[Expr, int, int]
+# A parsed operand, the span of its text *including* any parentheses around it
+# (which the parent's span must cover but the operand's own span must not), and
+# the depth of its tree.
+_Span = tuple[Expr, int, int, int]
+
+# The checker, `to_source` and `key` recurse over the tree, and the parser over
+# nesting; these bounds keep both far from Python's recursion limit, so hostile
+# input gets a syntax error rather than a RecursionError. No hand-written signal
+# comes near them.
+MAX_DEPTH: Final = 200
+MAX_NESTING: Final = 100
 
 
 def describe(token: Token) -> str:
@@ -78,12 +86,13 @@ def describe(token: Token) -> str:
 
 
 class _Parser:
-    __slots__ = ("index", "text", "tok", "tokens")
+    __slots__ = ("index", "nesting", "text", "tok", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.nesting = 0
         self.tok = self.tokens[0]
 
     def advance(self) -> Token:
@@ -91,6 +100,14 @@ class _Parser:
         self.index += 1
         self.tok = self.tokens[self.index]
         return token
+
+    def too_deep(self, start: int, end: int) -> ExprSyntaxError:
+        return ExprSyntaxError(
+            "the expression is nested too deeply",
+            start,
+            end,
+            "split it into several signals",
+        )
 
     def unexpected(self, expected: str) -> ExprSyntaxError:
         """An error for the current token, which is not what the grammar needs."""
@@ -109,6 +126,9 @@ class _Parser:
 
     def expression(self, min_precedence: int) -> _Span:
         tok = self.tok
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.too_deep(tok.start, tok.end)
         if tok.kind == KEYWORD and tok.text == "not":
             if min_precedence > NOT_PRECEDENCE:
                 raise ExprSyntaxError(
@@ -118,16 +138,18 @@ class _Parser:
                     'put "not ..." in parentheses',
                 )
             self.advance()
-            operand, _, end = self.expression(NOT_PRECEDENCE)
+            operand, _, end, depth = self.expression(NOT_PRECEDENCE)
             left: Expr = Not(operand, start=tok.start, end=end)
             start = tok.start
+            depth += 1
         elif tok.kind == OP and tok.text == "-":
             self.advance()
-            operand, _, end = self.expression(UNARY_PRECEDENCE)
+            operand, _, end, depth = self.expression(UNARY_PRECEDENCE)
             left = Unary("-", operand, start=tok.start, end=end)
             start = tok.start
+            depth += 1
         else:
-            left, start, end = self.postfix()
+            left, start, end, depth = self.postfix()
 
         compared = False
         while True:
@@ -147,7 +169,7 @@ class _Parser:
                     )
                 compared = True
             self.advance()
-            right, _, end = self.expression(strength + 1)
+            right, _, end, right_depth = self.expression(strength + 1)
             op = tok.text
             if strength == COMPARE_PRECEDENCE:
                 left = Compare(op, left, right, start=start, end=end, op_start=tok.start)
@@ -155,10 +177,14 @@ class _Parser:
                 left = Binary(op, left, right, start=start, end=end, op_start=tok.start)
             else:
                 left = Logical(op, left, right, start=start, end=end, op_start=tok.start)
-        return left, start, end
+            depth = max(depth, right_depth) + 1
+        if depth > MAX_DEPTH:
+            raise self.too_deep(start, end)
+        self.nesting -= 1
+        return left, start, end, depth
 
     def postfix(self) -> _Span:
-        node, start, end = self.primary()
+        node, start, end, depth = self.primary()
         while True:
             tok = self.tok
             if tok.kind == TIMEFRAME:
@@ -172,6 +198,7 @@ class _Parser:
                     )
                 end = tok.end
                 node = At(node, tok.text, start=start, end=end)
+                depth += 1
             elif tok.kind == OP and tok.text == "(":
                 if not isinstance(node, Name) or len(node.parts) > 1 or start != node.start:
                     raise ExprSyntaxError(
@@ -180,21 +207,23 @@ class _Parser:
                         tok.end,
                         "only a function name can be called, as in highest(close, 20)",
                     )
-                node, end = self.call(node.parts[0], start)
+                node, end, depth = self.call(node.parts[0], start)
             else:
-                return node, start, end
+                return node, start, end, depth
 
-    def call(self, func: str, start: int) -> tuple[Call, int]:
+    def call(self, func: str, start: int) -> tuple[Call, int, int]:
         opening = self.advance()
         args: list[Expr] = []
         kwargs: list[Keyword] = []
+        depth = 0
         if not (self.tok.kind == OP and self.tok.text == ")"):
             while True:
                 tok = self.tok
                 if tok.kind == WORD and self.tokens[self.index + 1].text == "=":
                     self.advance()
                     self.advance()
-                    value, _, value_end = self.expression(0)
+                    value, _, value_end, value_depth = self.expression(0)
+                    depth = max(depth, value_depth)
                     kwargs.append(Keyword(tok.text, value, start=tok.start, end=value_end))
                 else:
                     if kwargs:
@@ -204,7 +233,9 @@ class _Parser:
                             tok.end,
                             "put unnamed arguments first, as in prev(close, n=2)",
                         )
-                    args.append(self.expression(0)[0])
+                    value, _, _, value_depth = self.expression(0)
+                    depth = max(depth, value_depth)
+                    args.append(value)
                 tok = self.tok
                 if tok.kind == OP and tok.text == ",":
                     self.advance()
@@ -213,7 +244,7 @@ class _Parser:
                     break
                 raise self.unclosed(opening, 'a "," or ")"')
         end = self.advance().end
-        return Call(func, tuple(args), tuple(kwargs), start=start, end=end), end
+        return Call(func, tuple(args), tuple(kwargs), start=start, end=end), end, depth + 1
 
     def unclosed(self, opening: Token, expected: str) -> ExprSyntaxError:
         """At the end of the text the fault is the "(" that never closed; elsewhere
@@ -237,21 +268,23 @@ class _Parser:
             value = float(tok.text)
             if not math.isfinite(value):
                 raise ExprSyntaxError(f"the number {tok.text} is too large", tok.start, tok.end)
-            return Number(value, start=tok.start, end=tok.end), tok.start, tok.end
+            return Number(value, start=tok.start, end=tok.end), tok.start, tok.end, 1
         if kind == KEYWORD and tok.text in ("true", "false"):
             self.advance()
-            return Bool(tok.text == "true", start=tok.start, end=tok.end), tok.start, tok.end
+            node: Expr = Bool(tok.text == "true", start=tok.start, end=tok.end)
+            return node, tok.start, tok.end, 1
         if kind == STRING:
             self.advance()
-            return String(tok.text[1:-1], start=tok.start, end=tok.end), tok.start, tok.end
+            node = String(tok.text[1:-1], start=tok.start, end=tok.end)
+            return node, tok.start, tok.end, 1
         if kind == OP and tok.text == "(":
             self.advance()
-            inner, _, _ = self.expression(0)
+            inner, _, _, depth = self.expression(0)
             closing = self.tok
             if not (closing.kind == OP and closing.text == ")"):
                 raise self.unclosed(tok, 'an operator or ")"')
             self.advance()
-            return inner, tok.start, closing.end
+            return inner, tok.start, closing.end, depth
         raise self.unexpected("a value")
 
     def name(self) -> _Span:
@@ -281,7 +314,7 @@ class _Parser:
             offsets.append(part.start)
             end = part.end
         start = first.start
-        return Name(tuple(parts), tuple(offsets), start=start, end=end), start, end
+        return Name(tuple(parts), tuple(offsets), start=start, end=end), start, end, 1
 
 
 def parse(text: str) -> Expr:
@@ -289,7 +322,7 @@ def parse(text: str) -> Expr:
     parser = _Parser(text)
     if parser.tok.kind == EOF:
         raise ExprSyntaxError("the expression is empty", 0, len(text))
-    node, _, _ = parser.expression(0)
+    node = parser.expression(0)[0]
     tok = parser.tok
     if tok.kind == OP and tok.text == ")":
         raise ExprSyntaxError('found a ")" without a matching "("', tok.start, tok.end)

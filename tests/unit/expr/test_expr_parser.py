@@ -262,7 +262,7 @@ def test_to_source_is_canonical() -> None:
         ("a || b", 2, 4, 'found "||", which is not an operator here', 'use "or"'),
         ("!a", 0, 1, 'found "!", which is not an operator here', 'use "not"'),
         ("a $ b", 2, 3, 'found an unexpected character "$"', None),
-        ("f(\"UTC)", 2, 3, "found a string that is never closed", None),
+        ('f("UTC)', 2, 3, "found a string that is never closed", None),
         ("a, b", 1, 2, 'found "," where an operator was expected', None),
         ("true false", 5, 10, 'found "false" where an operator was expected', None),
         ("f(a)(b)", 4, 5, 'found "(" after "f(a)"', None),
@@ -270,9 +270,7 @@ def test_to_source_is_canonical() -> None:
         ("close@1h@", 8, 9, 'found "@" without a timeframe after it', None),
     ],
 )
-def test_syntax_errors(
-    text: str, start: int, end: int, message: str, hint: str | None
-) -> None:
+def test_syntax_errors(text: str, start: int, end: int, message: str, hint: str | None) -> None:
     error = syntax_error(text)
     assert (error.start, error.end) == (start, end), str(error)
     assert error.message.startswith(message), error.message
