@@ -30,13 +30,19 @@ def allowed(path: KeyPath) -> bool:
 
 
 def interpolate(data: dict[str, Any], source: SourceMap, env: Mapping[str, str],
-                *, check_env: bool) -> list[Diagnostic]:
-    """Substitute in place; return diagnostics for misuse and unset variables."""
-    out: list[Diagnostic] = []
+                *, check_env: bool, diagnostics: list[Diagnostic]) -> frozenset[KeyPath]:
+    """Substitute in place, adding diagnostics for misuse and unset variables.
+
+    Returns the paths where `${` stands where it is not allowed, so later phases
+    do not report the same text again (as an expression syntax error, say).
+    """
+    out = diagnostics
+    misplaced: set[KeyPath] = set()
     for path, text in list(iter_strings(data)):
         if "${" not in text:
             continue
         if not allowed(path):
+            misplaced.add(path)
             out.append(_diag(source, path, text.index("${"), "invalid-value",
                              "${...} interpolation works only in venue.params and paths",
                              "write the value itself here"))
@@ -45,7 +51,7 @@ def interpolate(data: dict[str, Any], source: SourceMap, env: Mapping[str, str],
         for offset, code, message in problems:
             out.append(_diag(source, path, offset, code, message, None))
         _set(data, path, result)
-    return out
+    return frozenset(misplaced)
 
 
 def _substitute(text: str, env: Mapping[str, str],

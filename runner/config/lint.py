@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time
 from runner.config.diagnostics import Diagnostic, Severity
 from runner.config.loader import MISSING, KeyPath, SourceMap, child, format_path
 from runner.config.models import PRICE_FIELDS, OrderRule, Strategy
+from runner.definitions import Capabilities
 from runner.expr import CheckedExpr, IndicatorInfo, IndicatorRef, Scope, SignalRef, analyze
 from runner.expr.scope import STATE_NAMES, timeframe_seconds
 from runner.expr.suggest import suggest
@@ -35,17 +36,21 @@ _SIZE_MODES = ("quantity", "notional", "equity_pct", "risk_pct")
 class LintResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     expressions: dict[KeyPath, CheckedExpr] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
 
 
 class _Linter:
     def __init__(self, strategy: Strategy, registry: Registry, source: SourceMap,
-                 raw: Mapping[str, object]) -> None:
+                 raw: Mapping[str, object], skip: frozenset[KeyPath] = frozenset(),
+                 skip_orders: frozenset[int] = frozenset()) -> None:
+        self.skip = skip
+        self.skip_orders = skip_orders
         self.s = strategy
         self.registry = registry
         self.source = source
         self.raw = raw
         self.out = LintResult()
-        self.used: set[str] = set()
+        self.used = self.out.used
 
     # -- reporting -----------------------------------------------------------------
 
@@ -81,7 +86,6 @@ class _Linter:
         self.orders(scope)
         self.risk()
         self.backtest()
-        self.unused()
         return self.out
 
     def names(self) -> None:
@@ -134,7 +138,7 @@ class _Linter:
         if len(self.s.instruments) > 1 and "{symbol}" not in d.path:
             self.error(("data", "path"), "invalid-value",
                        "with several instruments the data path needs {symbol}",
-                       "for example data/{symbol}-1m.parquet")
+                       f"for example data/{{symbol}}-{d.timeframe}.parquet")
 
     def instrument_refs(self) -> None:
         """Per-instrument limits may only name listed instruments."""
@@ -251,6 +255,8 @@ class _Linter:
                    expect: ValueType) -> CheckedExpr:
         checked = analyze(text, scope, expect)
         self.out.expressions[path] = checked
+        if path in self.skip:  # already reported (a misplaced ${VAR}); don't echo it
+            return checked
         for issue in checked.issues:
             pos = self.source.offset_pos(path, issue.start)
             self.out.diagnostics.append(Diagnostic(
@@ -273,13 +279,17 @@ class _Linter:
 
     def orders(self, scope: Scope) -> None:
         exchange = self.registry.exchanges.get(self.s.venue.exchange)
-        if not self.s.orders and self.present(("signals",)):
-            self.warn(("signals",), "unused", "the strategy has signals but no orders, so it "
-                      "never trades", key=True)
         for i, rule in enumerate(self.s.orders):
+            if i in self.skip_orders:
+                continue
             self.order(i, rule, scope)
             if exchange is not None:
                 self.capabilities(i, rule, exchange.name, exchange.capabilities)
+        if exchange is not None and self.s.risk.allow_short and \
+                not exchange.capabilities.shorting:
+            self.error(("risk", "allow_short"), "unsupported-by-exchange",
+                       f'exchange "{exchange.name}" does not support short positions',
+                       "set allow_short: false, or trade on a venue that shorts")
 
     def order(self, i: int, rule: OrderRule, scope: Scope) -> None:
         path: KeyPath = ("orders", i)
@@ -343,11 +353,14 @@ class _Linter:
             if getattr(rule, key) is None:
                 self.error(path, "missing-field", f'a {rule.type} order needs "{key}"',
                            f"add {key}: <expression>")
+        takes = {"price": "limit or stop_limit", "trigger": "stop or stop_limit"}
         for key in ("price", "trigger"):
             if getattr(rule, key) is not None and key not in needs.get(rule.type, ()):
+                hint = (f"type: {takes[key]} orders take a {key}" if rule.type == "market"
+                        else "type: stop_limit takes both a price and a trigger")
                 self.error((*path, key), "invalid-value",
-                           f"a {rule.type} order takes no {key}",
-                           "set type: limit, stop or stop_limit", key=True, length=len(key))
+                           f"a {rule.type} order takes no {key}", hint, key=True,
+                           length=len(key))
         if rule.post_only and rule.type != "limit":
             self.error((*path, "post_only"), "invalid-value",
                        "post_only applies to limit orders only", key=True)
@@ -374,10 +387,7 @@ class _Linter:
                 self.error((*path, "size", mode), "invalid-value",
                            f"size.{mode} must be > 0, got {value}")
 
-    def capabilities(self, i: int, rule: OrderRule, exchange: str, caps: object) -> None:
-        from runner.definitions import Capabilities
-
-        assert isinstance(caps, Capabilities)
+    def capabilities(self, i: int, rule: OrderRule, exchange: str, caps: Capabilities) -> None:
         path: KeyPath = ("orders", i)
         if rule.side is None:
             return
@@ -396,9 +406,6 @@ class _Linter:
                            f'exchange "{exchange}" does not support {what}',
                            f"supported order types: {', '.join(sorted(caps.order_types))}"
                            if key == "type" else None)
-        if self.s.risk.allow_short and not caps.shorting and i == 0:
-            self.error(("risk", "allow_short"), "unsupported-by-exchange",
-                       f'exchange "{exchange}" does not support short positions')
 
     def risk(self) -> None:
         hours = self.s.risk.trading_hours
@@ -432,9 +439,14 @@ class _Linter:
                           "fees are fractions: 0.0004 means 4 basis points")
         if bt.slippage_bps > 100:
             self.warn(("backtest", "slippage_bps"), "suspicious-value",
-                      f"slippage of {bt.slippage_bps} bps is {bt.slippage_bps / 100:g}% per fill")
+                      f"slippage of {bt.slippage_bps:g} bps is {bt.slippage_bps / 100:g}% per fill")
 
     def unused(self) -> None:
+        """Warnings for what nothing uses: only meaningful once the file has no errors,
+        because an unresolved reference would make its target look unused."""
+        if not self.s.orders and self.present(("signals",)):
+            self.warn(("signals",), "unused", "the strategy has signals but no orders, so it "
+                      "never trades", key=True)
         for name in self.s.indicators:
             if name not in self.used:
                 self.warn(("indicators", name), "unused",
@@ -486,5 +498,15 @@ def _cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
 
 
 def lint(strategy: Strategy, registry: Registry, source: SourceMap,
-         raw: Mapping[str, object]) -> LintResult:
-    return _Linter(strategy, registry, source, raw).run()
+         raw: Mapping[str, object], *, skip: frozenset[KeyPath] = frozenset(),
+         skip_orders: frozenset[int] = frozenset()) -> LintResult:
+    return _Linter(strategy, registry, source, raw, skip, skip_orders).run()
+
+
+def unused(strategy: Strategy, registry: Registry, source: SourceMap,
+           raw: Mapping[str, object], linted: LintResult) -> list[Diagnostic]:
+    """The `unused` warnings, from what `lint` saw referenced."""
+    linter = _Linter(strategy, registry, source, raw)
+    linter.used = linted.used
+    linter.unused()
+    return linter.out.diagnostics

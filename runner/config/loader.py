@@ -18,6 +18,7 @@ dates stay strings for pydantic to parse.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,8 +259,10 @@ def load_text(text: str, file: str) -> Loaded:
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
+        what = "empty" if not text.strip() else "only comments and blank lines"
         diagnostics.append(_error(file, Pos(1, 1, 0), "empty-file",
-                                  "the file is empty; a strategy needs at least version and name",
+                                  f"the file is {what}; a strategy needs at least version, name, "
+                                  "instruments and timeframes",
                                   hint="start from examples/ or run `runner schema`"))
         return Loaded(file, text, None, source, diagnostics)
     try:
@@ -325,6 +328,11 @@ def _yaml_error(file: str, exc: MarkedYAMLError, text: str) -> Diagnostic:
         line_text = text.splitlines()[pos.line - 1] if pos.line <= len(text.splitlines()) else ""
         if "\t" in line_text:
             pos = Pos(pos.line, line_text.index("\t") + 1, pos.index)
+    elif "undefined alias" in problem and mark is not None:
+        name = re.match(r"\*([^\s,\]}]+)", text[mark.index:])
+        if name:
+            problem = f'the alias *{name.group(1)} names no anchor (&{name.group(1)})'
+            hint = "define the anchor before the alias that uses it"
     elif exc.context and exc.problem:
         ctx_mark = exc.context_mark
         where = f" (opened at line {ctx_mark.line + 1})" if ctx_mark is not None else ""

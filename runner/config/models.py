@@ -24,7 +24,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -77,6 +76,14 @@ def _expression(value: Any) -> Any:
     return value
 
 
+def _no_bool(value: Any) -> Any:
+    """YAML `true` would otherwise become the number 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"a param must be a number, got the boolean {str(value).lower()}")
+    return value
+
+
+ParamValue = Annotated[float, BeforeValidator(_no_bool, json_schema_input_type=float)]
 BarCount = Annotated[int, BeforeValidator(_bar_count, json_schema_input_type=int | str),
                      Field(ge=0)]
 Seconds = Annotated[float, BeforeValidator(_duration_seconds, json_schema_input_type=float | str),
@@ -301,7 +308,7 @@ class Strategy(Model):
     instruments: Instruments
     data: Data | None = None
     timeframes: Annotated[list[Timeframe], Field(min_length=1)]
-    params: dict[Name, float] = Field(default_factory=dict)
+    params: dict[Name, ParamValue] = Field(default_factory=dict)
     indicators: dict[Name, Indicator] = Field(default_factory=dict)
     signals: dict[Name, Expression] = Field(default_factory=dict)
     orders: list[OrderRule] = Field(default_factory=list)
@@ -310,16 +317,6 @@ class Strategy(Model):
     bars: Bars = Bars()
     paper: Session = Session()
     live: Session = Session()
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _no_bool_params(cls, value: Any) -> Any:
-        """YAML `true` would otherwise become the number 1."""
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(v, bool):
-                    raise ValueError(f'param "{k}" must be a number, got a boolean')
-        return value
 
     @property
     def base_timeframe(self) -> str:

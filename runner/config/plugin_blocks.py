@@ -53,6 +53,7 @@ def unknown_name(source: SourceMap, path: KeyPath, kind: str, name: str,
     pos = source.value_pos(path)
     hint = suggest(name, known) or (
         f"installed: {', '.join(sorted(known))}; {install_hint}" if known else install_hint)
+    # no package name is suggested: guessing "runner-<typo>" invites typo-squatting
     return Diagnostic(Severity.ERROR, "unknown-type", f'unknown {kind} "{name}"', source.file,
                       pos.line, pos.column, format_path(path), hint, len(name))
 
@@ -64,7 +65,7 @@ def _venue(strategy: Strategy, raw: Mapping[str, Any], registry: Registry, sourc
     if definition is None:
         out.diagnostics.append(unknown_name(
             source, ("venue", "exchange"), "exchange", name, list(registry.exchanges),
-            f'install the plugin that provides "{name}" (pip install runner-{name})'))
+            "`runner plugins` lists what each installed plugin registers"))
         return
     params = strategy.venue.params
     try:
@@ -107,11 +108,13 @@ def _indicator(name: str, type_name: str, params: Mapping[str, Any],
         return
     values: dict[str, Any] = {}
     unresolved: dict[str, str] = {}
+    resolved: dict[str, str] = {}
     for key, value in params.items():
         if isinstance(value, str) and _IDENT.match(value):
             if value in strategy_params:
                 number = strategy_params[value]
                 values[key] = int(number) if float(number).is_integer() else number
+                resolved[key] = value
                 continue
             unresolved[key] = value
         values[key] = value
@@ -130,4 +133,20 @@ def _indicator(name: str, type_name: str, params: Mapping[str, Any],
                                source.file, pos.line, pos.column, d.path,
                                suggest(word, list(strategy_params)) or
                                "define it under params:, or write a number", len(word))
+            elif key in resolved:
+                # the param's number is what is wrong: say which param, and what it is
+                word = resolved[key]
+                detail = d.message.split(", got ")[0]
+                d = Diagnostic(Severity.ERROR, "invalid-value",
+                               f'param "{word}" is {strategy_params[word]:g}, but {key} of '
+                               f'indicator "{name}" {_as_requirement(detail)}',
+                               d.file, d.line, d.column, d.path,
+                               f"change params.{word} or write a number here", len(word))
             out.diagnostics.append(d)
+
+
+def _as_requirement(detail: str) -> str:
+    """`expected a whole number` -> `needs a whole number`; `must be >= 2` stays."""
+    if detail.startswith("expected "):
+        return "needs " + detail.removeprefix("expected ")
+    return detail

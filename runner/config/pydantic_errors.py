@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from runner.config.diagnostics import Diagnostic, Severity
 from runner.config.loader import MISSING, KeyPath, SourceMap, child, format_path
+from runner.config.models import TIMEFRAMES
 from runner.expr.suggest import suggest
 
 _KINDS: dict[str, str] = {
@@ -67,6 +68,9 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
+_KEY_MARK = "[key]"
+
+
 def _clean_loc(loc: Sequence[Any], data: Any, kind: str) -> tuple[KeyPath, bool]:
     """The user's key path for `loc`, and whether union tags had to be dropped."""
     path: list[str | int] = []
@@ -74,6 +78,8 @@ def _clean_loc(loc: Sequence[Any], data: Any, kind: str) -> tuple[KeyPath, bool]
     dropped = False
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
+        if part == _KEY_MARK:
+            continue
         nxt = child(cur, part)
         if nxt is not MISSING:
             path.append(part)
@@ -133,22 +139,31 @@ def _message(err: ErrorDetails, name: str) -> tuple[str, str, str | None]:
         expected = str(ctx.get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
         hint = suggest(str(value), options) if isinstance(value, str) else None
-        return ("invalid-value",
+        code = "invalid-timeframe" if tuple(options) == TIMEFRAMES else "invalid-value"
+        return (code,
                 f"{describe(value)} is not allowed here; expected one of: {', '.join(options)}",
                 hint)
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
               "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()), "?")
-        return "invalid-value", f"must be {op} {bound}, got {value}", None
+        shown = f"{bound:g}" if isinstance(bound, float) else bound
+        return "invalid-value", f"must be {op} {shown}, got {value}", None
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         help_text = _PATTERN_HELP.get(pattern, f"text matching {pattern}")
         return "invalid-value", f'"{value}" is not valid here: use {help_text}', None
-    if kind in ("too_short", "too_long"):
-        if kind == "too_short" and ctx.get("min_length") == 1:
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        if kind.endswith("too_short") and ctx.get("min_length") == 1:
             return "invalid-value", "must not be empty", None
-        return "invalid-value", err["msg"].lower(), None
+        n = ctx.get("min_length") if kind.endswith("too_short") else ctx.get("max_length")
+        unit = ("character" if kind.startswith("string") else "entry") if n == 1 else \
+            ("characters" if kind.startswith("string") else "entries")
+        if kind.endswith("too_short"):
+            return ("invalid-value",
+                    f"needs at least {ctx.get('min_length')} {unit}, got {describe(value)}", None)
+        return ("invalid-value",
+                f"takes at most {ctx.get('max_length')} {unit}, got {describe(value)}", None)
     if kind in ("value_error", "assertion_error"):
         text = str(ctx.get("error", err["msg"]))
         return "invalid-value", text.removeprefix("Value error, "), None
@@ -185,7 +200,11 @@ def to_diagnostics(
     out: list[Diagnostic] = []
     for path, errs in groups.items():
         unions = [e for e, dropped in errs if dropped]
-        if len(unions) > 1 and len(unions) == len(errs):
+        constraint = [e for e in unions if not _is_type_error(e["type"])]
+        if len(unions) > 1 and len(constraint) == 1:
+            # the value had the right type for one member and broke its constraint
+            errs = [(constraint[0], True)]
+        elif len(unions) > 1 and len(unions) == len(errs):
             wanted = []
             for e in unions:
                 code, msg, _ = _message(e, "")
@@ -211,15 +230,21 @@ def to_diagnostics(
             code, message, hint = _message(err, name)
             if code == "missing-field" and path[:-1]:
                 message += f" in {owner or format_path(prefix + path[:-1])}"
-            out.append(_at(source, prefix + path, code, message, hint, err["type"]))
+            kind = "key" if _KEY_MARK in err["loc"] else err["type"]
+            out.append(_at(source, prefix + path, code, message, hint, kind))
     return out
+
+
+def _is_type_error(kind: str) -> bool:
+    return kind.endswith(("_type", "_parsing")) or kind in ("model_attributes_type",
+                                                            "int_from_float")
 
 
 def _at(source: SourceMap, path: KeyPath, code: str, message: str, hint: str | None,
         kind: str) -> Diagnostic:
     if kind == "missing":
         pos = source.key_pos(path[:-1]) if path[:-1] else source.value_pos(())
-    elif kind == "extra_forbidden":
+    elif kind in ("extra_forbidden", "key"):
         pos = source.key_pos(path)
     else:
         pos = source.value_pos(path)

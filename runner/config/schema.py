@@ -130,12 +130,38 @@ def _data_schemas(registry: Registry, base: dict[str, Any],
     return branches
 
 
+def _order_rule_rules() -> list[dict[str, Any]]:
+    """The cross-field rules of an order rule that draft-07 can say (`if`/`then`).
+
+    `lint` checks the same rules with better messages; here they let an editor flag
+    them as the user types.
+    """
+    def when_type(kind: str, *keys: str) -> dict[str, Any]:
+        return {"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
+                "then": {"required": list(keys)}}
+
+    one_size = {"oneOf": [{"required": [m]} for m in
+                          ("quantity", "notional", "equity_pct", "risk_pct")]}
+    return [
+        {"anyOf": [{"required": ["side"]}, {"required": ["action"]}]},
+        {"not": {"required": ["side", "action"]}},
+        when_type("limit", "price"),
+        when_type("stop", "trigger"),
+        when_type("stop_limit", "price", "trigger"),
+        {"if": {"required": ["side"]},
+         "then": {"required": ["size"], "properties": {"size": one_size}}},
+        {"if": {"properties": {"size": {"required": ["risk_pct"]}}, "required": ["size"]},
+         "then": {"required": ["stop_loss"]}},
+    ]
+
+
 def build_schema(registry: Registry) -> dict[str, Any]:
     schema = _model_schema(Strategy)
     defs: dict[str, Any] = schema.setdefault("definitions", {})
     defs["Indicator"] = {"oneOf": _indicator_schemas(registry, defs)}
     defs["Venue"] = {"oneOf": _venue_schemas(registry, defs["Venue"], defs)}
     defs["Data"] = {"oneOf": _data_schemas(registry, defs["Data"], defs)}
+    defs["OrderRule"]["allOf"] = _order_rule_rules()
     schema = {
         "$schema": DRAFT_07,
         "title": "runner strategy file (format version 1)",

@@ -53,9 +53,12 @@ def find_secrets(data: dict[str, Any], source: SourceMap) -> list[Diagnostic]:
 def _secret(path: KeyPath, key: str, exchange: str, account: str,
             source: SourceMap) -> Diagnostic:
     pos = source.key_pos(path)
-    var = env_var_for(key, exchange, account)
+    if path[:1] == ("venue",):
+        hint = f"remove it and set the environment variable {env_var_for(key, exchange, account)}"
+    else:
+        hint = "remove it; secrets come from the environment, and ${VAR} may name one in " \
+               "venue.params, paths and notify webhooks"
     return Diagnostic(
         Severity.ERROR, "secret-in-file",
         f'"{key}" looks like a secret; secrets never go in a strategy file',
-        source.file, pos.line, pos.column, format_path(path),
-        f"remove it and set the environment variable {var} instead", len(key))
+        source.file, pos.line, pos.column, format_path(path), hint, len(key))

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from runner.config.diagnostics import Diagnostic, Severity, finalize
 from runner.config.interpolate import interpolate
-from runner.config.lint import LintResult, lint
+from runner.config.lint import LintResult, lint, unused
 from runner.config.loader import KeyPath, Loaded, load_file, load_text
 from runner.config.models import Strategy
 from runner.config.plugin_blocks import validate_plugin_blocks
@@ -33,6 +33,7 @@ from runner.plugins import Registry
 _DROPPABLE = {"description", "venue", "data", "risk", "backtest", "bars", "paper", "live",
               "orders"}
 _PLACEHOLDERS: dict[str, Any] = {"version": 1, "name": "invalid"}
+_INERT_RULE: dict[str, Any] = {"when": "false", "action": "cancel_orders"}
 
 
 @dataclass
@@ -71,41 +72,64 @@ def validate_loaded(loaded: Loaded, registry: Registry, *, check_env: bool = Fal
         return result
     source = loaded.source
     diagnostics.extend(find_secrets(data, source))
-    diagnostics.extend(interpolate(data, source, os.environ if env is None else env,
-                                   check_env=check_env))
-    strategy, complete = _shape(data, loaded, diagnostics)
+    misplaced = interpolate(data, source, os.environ if env is None else env,
+                            check_env=check_env, diagnostics=diagnostics)
+    strategy, complete, bad_orders = _shape(data, loaded, diagnostics)
     if strategy is not None:
         blocks = validate_plugin_blocks(strategy, data, registry, source)
         diagnostics.extend(blocks.diagnostics)
         result.indicator_params = blocks.indicator_params
         result.venue_params = blocks.venue_params
         result.data_options = blocks.data_options
-        linted: LintResult = lint(strategy, registry, source, data)
+        linted: LintResult = lint(strategy, registry, source, data, skip=misplaced,
+                                  skip_orders=bad_orders)
         diagnostics.extend(linted.diagnostics)
         result.expressions = linted.expressions
-    result.diagnostics = finalize(diagnostics)
+        if complete and not any(d.severity is Severity.ERROR for d in diagnostics):
+            diagnostics.extend(unused(strategy, registry, source, data, linted))
+    result.diagnostics = finalize(_without_echoes(diagnostics))
     if strategy is not None and complete and result.ok:
         result.strategy = strategy
     return result
 
 
-def _shape(data: dict[str, Any], loaded: Loaded,
-           diagnostics: list[Diagnostic]) -> tuple[Strategy | None, bool]:
-    """The shape-valid strategy, possibly with failed leaf sections defaulted."""
+def _without_echoes(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """A secret-looking key is usually also an unknown key: say it once, as a secret."""
+    secrets = {(d.line, d.column) for d in diagnostics if d.code == "secret-in-file"}
+    return [d for d in diagnostics
+            if not (d.code == "unknown-field" and (d.line, d.column) in secrets)]
+
+
+def _shape(data: dict[str, Any], loaded: Loaded, diagnostics: list[Diagnostic]
+           ) -> tuple[Strategy | None, bool, frozenset[int]]:
+    """The shape-valid strategy, possibly with failed leaf sections defaulted.
+
+    A broken order rule is replaced by a harmless one and its index returned, so the
+    other rules are still checked and no rule index shifts.
+    """
     try:
-        return Strategy.model_validate(data), True
+        return Strategy.model_validate(data), True, frozenset()
     except ValidationError as exc:
         diagnostics.extend(to_diagnostics(exc, data, loaded.source, model=Strategy))
-        failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        errors = exc.errors()
+    failed = {str(e["loc"][0]) for e in errors if e["loc"]}
     if not failed <= _DROPPABLE | set(_PLACEHOLDERS):
-        return None, False
+        return None, False, frozenset()
     partial = {k: v for k, v in data.items() if k not in failed}
     for key in failed & set(_PLACEHOLDERS):
         partial[key] = _PLACEHOLDERS[key]
+    bad_orders: set[int] = set()
+    orders = data.get("orders")
+    order_locs = [e["loc"] for e in errors if e["loc"][:1] == ("orders",)]
+    if isinstance(orders, list) and order_locs and all(
+            len(loc) > 1 and isinstance(loc[1], int) for loc in order_locs):
+        bad_orders = {int(loc[1]) for loc in order_locs}
+        partial["orders"] = [_INERT_RULE if i in bad_orders else rule
+                             for i, rule in enumerate(orders)]
     try:
-        return Strategy.model_validate(partial), False
+        return Strategy.model_validate(partial), False, frozenset(bad_orders)
     except ValidationError:
-        return None, False
+        return None, False, frozenset()
 
 
 def validate_text(text: str, file: str, registry: Registry, **kw: Any) -> Validated:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from runner.definitions import IndicatorDef
 
@@ -37,11 +37,13 @@ class MacdParams(Params):
     slow: Period = 26
     signal: Annotated[int, Field(ge=1, le=100_000)] = 9
 
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> MacdParams:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast ({self.fast}) must be shorter than slow ({self.slow})")
-        return self
+    @field_validator("slow")
+    @classmethod
+    def _slow_above_fast(cls, slow: int, info: ValidationInfo) -> int:
+        fast = info.data.get("fast")
+        if fast is not None and slow <= fast:
+            raise ValueError(f"slow ({slow}) must be longer than fast ({fast})")
+        return slow
 
 
 class BbandsParams(Params):

@@ -77,7 +77,7 @@ def test_text_format_shows_source_caret_and_hint(cli_env: dict[str, str],
     assert "   8 |   go: fsat > 1" in out
     assert "     |       ^^^^" in out
     assert 'hint: did you mean "fast"?' in out
-    assert "1 file, 1 error, 2 warnings" in out  # fast unused; no orders
+    assert "1 file, 1 error, 0 warnings" in out  # no "unused" echoes while errors stand
 
 
 def test_json_format(cli_env: dict[str, str]) -> None:

@@ -66,8 +66,9 @@ def _schema_level(path: Path) -> bool:
 
 @pytest.mark.parametrize("path", [p for p in GOLDEN if _schema_level(p)], ids=lambda p: p.name)
 def test_schema_rejects_schema_level_golden_cases(path: Path) -> None:
-    validator = jsonschema.Draft7Validator(build_schema(
-        load_registry(autoload=False, extra=["tests.fixtures.limitedx"])))
+    validator = jsonschema.Draft7Validator(
+        build_schema(load_registry(autoload=False, extra=["tests.fixtures.limitedx"])),
+        format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
     loaded = load_file(path)
     if loaded.data is None:  # not YAML, or not a mapping: nothing for a schema to see
         assert loaded.diagnostics
