@@ -144,7 +144,7 @@ def build_registry(pm: pluggy.PluginManager, infos: Sequence[PluginInfo]) -> Reg
     by_name = {info.name: info for info in infos}
     for hook_name, kind in _KINDS.items():
         caller: Any = getattr(pm.hook, hook_name)
-        impls = list(reversed(caller.get_hookimpls()))  # registration order
+        impls = caller.get_hookimpls()  # registration order: built-ins first
         for impl in impls:
             info = by_name.setdefault(impl.plugin_name,
                                       PluginInfo(impl.plugin_name, "", "in-process"))
