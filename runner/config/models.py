@@ -134,6 +134,16 @@ Instruments = Annotated[
     Field(min_length=1),
 ]
 
+def _gather_extras(value: Any, core_keys: tuple[str, ...], into: str) -> Any:
+    """Move the keys a plugin owns (beside `core_keys`) into one mapping, `into`,
+    which the owning plugin's model validates in the second phase."""
+    if not isinstance(value, dict):
+        return value
+    core = {k: v for k, v in value.items() if k in core_keys}
+    extra = {k: v for k, v in value.items() if k not in core_keys}
+    return {**core, into: extra} if extra else core
+
+
 PRICE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 DATA_CORE_KEYS = ("source", "path", "timeframe", "label", "closed", "columns")
 
@@ -154,11 +164,7 @@ class Data(Model):
     @model_validator(mode="before")
     @classmethod
     def _collect_options(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            core = {k: v for k, v in value.items() if k in DATA_CORE_KEYS}
-            extra = {k: v for k, v in value.items() if k not in DATA_CORE_KEYS}
-            return {**core, "options": extra} if extra else core
-        return value
+        return _gather_extras(value, DATA_CORE_KEYS, "options")
 
 
 INDICATOR_CORE_KEYS = ("type", "input", "timeframe")
@@ -175,11 +181,7 @@ class Indicator(Model):
     @model_validator(mode="before")
     @classmethod
     def _collect_params(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            core = {k: v for k, v in value.items() if k in INDICATOR_CORE_KEYS}
-            extra = {k: v for k, v in value.items() if k not in INDICATOR_CORE_KEYS}
-            return {**core, "params": extra} if extra else core
-        return value
+        return _gather_extras(value, INDICATOR_CORE_KEYS, "params")
 
 
 class Size(Model):
