@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from runner.definitions import IndicatorDef
+from runner.indicators import incremental as inc
+from runner.indicators.lazy import batch
 
 Period = Annotated[int, Field(ge=2, le=100_000, description="bars in the window")]
 
@@ -66,25 +68,33 @@ class VwapParams(Params):
 HLC = ("high", "low", "close")
 
 BUILTIN_INDICATORS: tuple[IndicatorDef, ...] = (
-    IndicatorDef("sma", SmaParams, lambda p: p.period - 1, group="overlap",
+    IndicatorDef(name="sma", batch=batch("sma"), incremental=inc.Sma,
+                 params=SmaParams, lookback=lambda p: p.period - 1, group="overlap",
                  description="simple moving average", reference="TA-Lib SMA"),
-    IndicatorDef("ema", SmaParams, lambda p: p.period - 1, group="overlap",
+    IndicatorDef(name="ema", batch=batch("ema"), incremental=inc.Ema,
+                 params=SmaParams, lookback=lambda p: p.period - 1, group="overlap",
                  description="exponential moving average, seeded with the SMA",
                  reference="TA-Lib EMA"),
-    IndicatorDef("wma", SmaParams, lambda p: p.period - 1, group="overlap",
+    IndicatorDef(name="wma", batch=batch("wma"), incremental=inc.Wma,
+                 params=SmaParams, lookback=lambda p: p.period - 1, group="overlap",
                  description="linearly weighted moving average", reference="TA-Lib WMA"),
-    IndicatorDef("rsi", PeriodParams, lambda p: p.period, group="momentum",
+    IndicatorDef(name="rsi", batch=batch("rsi"), incremental=inc.Rsi,
+                 params=PeriodParams, lookback=lambda p: p.period, group="momentum",
                  description="Wilder's relative strength index, 0-100", reference="TA-Lib RSI"),
-    IndicatorDef("atr", AtrParams, lambda p: p.period, inputs=HLC, group="volatility",
+    IndicatorDef(name="atr", batch=batch("atr"), incremental=inc.Atr,
+                 params=AtrParams, lookback=lambda p: p.period, inputs=HLC, group="volatility",
                  description="Wilder's average true range", reference="TA-Lib ATR"),
-    IndicatorDef("macd", MacdParams, lambda p: p.slow - 1 + p.signal - 1,
+    IndicatorDef(name="macd", batch=batch("macd"), incremental=inc.Macd,
+                 params=MacdParams, lookback=lambda p: p.slow - 1 + p.signal - 1,
                  outputs=("macd", "signal", "hist"), group="momentum",
                  description="moving average convergence/divergence", reference="TA-Lib MACD"),
-    IndicatorDef("bbands", BbandsParams, lambda p: p.period - 1,
+    IndicatorDef(name="bbands", batch=batch("bbands"), incremental=inc.Bbands,
+                 params=BbandsParams, lookback=lambda p: p.period - 1,
                  outputs=("upper", "middle", "lower"), group="overlap",
                  description="Bollinger bands around an SMA", reference="TA-Lib BBANDS"),
-    IndicatorDef("stoch", StochParams,
-                 lambda p: p.k_period - 1 + p.k_smooth - 1 + p.d_period - 1,
+    IndicatorDef(name="stoch", batch=batch("stoch"), incremental=inc.Stoch,
+                 params=StochParams,
+                 lookback=lambda p: p.k_period - 1 + p.k_smooth - 1 + p.d_period - 1,
                  inputs=HLC, outputs=("k", "d"), group="momentum",
                  description="slow stochastic oscillator", reference="TA-Lib STOCH"),
     IndicatorDef("adx", PeriodParams, lambda p: 2 * p.period - 1, inputs=HLC, group="momentum",

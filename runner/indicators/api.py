@@ -1,0 +1,108 @@
+"""The public Python API: `compute` (batch) and `incremental` (per bar).
+
+Params are validated by the same models `runner validate` uses, so a bad value gets
+the same message here as in a strategy file (raised as `ConfigError`).
+
+Missing data: a row whose inputs hold a null is a bar the indicator never saw. Its
+output is null and the indicator's state goes on from the last complete bar, the way
+a data feed with a missing bar would behave (TA-Lib itself has no missing bars: a NaN
+poisons its running sums). Both forms follow that rule, so they stay equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from runner.config.diagnostics import Diagnostic, Severity
+from runner.definitions import IndicatorDef
+from runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from runner.plugins import Registry
+
+
+def _definition(name: str, registry: Registry | None) -> IndicatorDef:
+    if registry is None:
+        from runner.plugins import load_registry
+
+        registry = load_registry()
+    definition = registry.indicators.get(name)
+    if definition is None:
+        from runner.expr.suggest import suggest
+
+        hint = suggest(name, list(registry.indicators))
+        raise ConfigError([Diagnostic(Severity.ERROR, "unknown-type",
+                                      f'unknown indicator type "{name}"', "<api>", 1, 1,
+                                      "type", hint)])
+    return definition
+
+
+def validate_params(definition: IndicatorDef, params: Mapping[str, Any]) -> BaseModel:
+    from runner.config.loader import SourceMap
+    from runner.config.pydantic_errors import to_diagnostics
+
+    try:
+        return definition.params.model_validate(dict(params))
+    except ValidationError as exc:
+        source = SourceMap("<api>", "")
+        raise ConfigError(to_diagnostics(exc, dict(params), source, model=definition.params,
+                                         owner=f'indicator "{definition.name}"')) from None
+
+
+def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
+            **params: Any) -> pl.DataFrame:
+    """One column per output (`value` for a single-output indicator), one row per bar."""
+    import polars as pl
+
+    definition = _definition(name, registry)
+    p = validate_params(definition, params)
+    if definition.batch is None:
+        raise ConfigError([Diagnostic(Severity.ERROR, "unknown-type",
+                                      f'indicator "{name}" has no batch form', "<api>", 1, 1)])
+    missing = [c for c in definition.inputs if c not in frame.columns]
+    if missing:
+        raise ConfigError([Diagnostic(Severity.ERROR, "missing-field",
+                                      f"the frame has no column {', '.join(missing)}", "<api>",
+                                      1, 1)])
+    inputs = {role: pl.col(role).cast(pl.Float64) for role in definition.inputs}
+    exprs = definition.batch(inputs, p)
+    complete = pl.all_horizontal([pl.col(c).is_not_null() for c in definition.inputs])
+    indexed = frame.select(definition.inputs).with_row_index("__row")
+    present = indexed.filter(complete)
+    if present.height == indexed.height:
+        return frame.select(**{k: v for k, v in exprs.items()})
+    values = present.select("__row", **{k: v for k, v in exprs.items()})
+    return indexed.select("__row").join(values, on="__row", how="left").drop("__row")
+
+
+class IncrementalIndicator:
+    """`update(bar)` with a mapping of input values; returns a mapping of outputs."""
+
+    __slots__ = ("definition", "kernel", "outputs", "roles")
+
+    def __init__(self, definition: IndicatorDef, params: BaseModel) -> None:
+        if definition.incremental is None:
+            raise ConfigError([Diagnostic(Severity.ERROR, "unknown-type",
+                                          f'indicator "{definition.name}" has no incremental '
+                                          "form", "<api>", 1, 1)])
+        self.definition = definition
+        self.kernel = definition.incremental(params)
+        self.roles = definition.inputs
+        self.outputs = definition.outputs
+
+    def update(self, bar: Mapping[str, float | None]) -> dict[str, float | None]:
+        values = [bar.get(role) for role in self.roles]
+        if any(v is None for v in values):
+            return dict.fromkeys(self.outputs)
+        return dict(zip(self.outputs, self.kernel.update(*values), strict=True))
+
+
+def incremental(name: str, *, registry: Registry | None = None,
+                **params: Any) -> IncrementalIndicator:
+    definition = _definition(name, registry)
+    return IncrementalIndicator(definition, validate_params(definition, params))
