@@ -11,6 +11,7 @@ poisons its running sums). Both forms follow that rule, so they stay equal.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +27,17 @@ if TYPE_CHECKING:
     from runner.plugins import Registry
 
 
+@functools.cache
+def default_registry() -> Registry:
+    """The installed plugins, loaded once per process for API callers that pass none."""
+    from runner.plugins import load_registry
+
+    return load_registry()
+
+
 def _definition(name: str, registry: Registry | None) -> IndicatorDef:
     if registry is None:
-        from runner.plugins import load_registry
-
-        registry = load_registry()
+        registry = default_registry()
     definition = registry.indicators.get(name)
     if definition is None:
         from runner.expr.suggest import suggest
