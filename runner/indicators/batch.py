@@ -115,3 +115,110 @@ def stoch(inputs: Inputs, p: Any) -> Outputs:
     slow_d = slow_k.rolling_mean(p.d_period)
     ready = _index() >= p.k_period - 1 + p.k_smooth - 1 + p.d_period - 1
     return {"k": pl.when(ready).then(slow_k), "d": slow_d}
+
+
+def _guarded_ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    """num / den, or 0 where TA-Lib's `den != 0` test fails."""
+    return pl.when(den != 0.0).then(num / den).otherwise(0.0)
+
+
+def mom(inputs: Inputs, p: Any) -> Outputs:
+    close = inputs["close"]
+    return {"value": close - close.shift(p.period)}
+
+
+def roc(inputs: Inputs, p: Any) -> Outputs:
+    close = inputs["close"]
+    prev = close.shift(p.period)
+    return {"value": pl.when(prev.is_null()).then(None)
+            .when(prev != 0.0).then((close / prev - 1.0) * 100.0).otherwise(0.0)}
+
+
+def rocp(inputs: Inputs, p: Any) -> Outputs:
+    close = inputs["close"]
+    prev = close.shift(p.period)
+    return {"value": pl.when(prev.is_null()).then(None)
+            .otherwise(_guarded_ratio(close - prev, prev))}
+
+
+def rocr(inputs: Inputs, p: Any) -> Outputs:
+    close = inputs["close"]
+    prev = close.shift(p.period)
+    return {"value": pl.when(prev.is_null()).then(None).otherwise(_guarded_ratio(close, prev))}
+
+
+def rocr100(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": rocr(inputs, p)["value"] * 100.0}
+
+
+def willr(inputs: Inputs, p: Any) -> Outputs:
+    hh = inputs["high"].rolling_max(p.period)
+    ll = inputs["low"].rolling_min(p.period)
+    span = hh - ll
+    scaled = span / -100.0
+    return {"value": pl.when(scaled == 0.0).then(0.0).otherwise((hh - inputs["close"]) / scaled)}
+
+
+def midpoint(inputs: Inputs, p: Any) -> Outputs:
+    close = inputs["close"]
+    return {"value": (close.rolling_max(p.period) + close.rolling_min(p.period)) / 2.0}
+
+
+def midprice(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": (inputs["high"].rolling_max(p.period)
+                      + inputs["low"].rolling_min(p.period)) / 2.0}
+
+
+def medprice(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": (inputs["high"] + inputs["low"]) / 2.0}
+
+
+def typprice(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": (inputs["high"] + inputs["low"] + inputs["close"]) / 3.0}
+
+
+def avgprice(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": (inputs["open"] + inputs["high"] + inputs["low"] + inputs["close"]) / 4.0}
+
+
+def wclprice(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": (inputs["high"] + inputs["low"] + inputs["close"] * 2.0) / 4.0}
+
+
+def trange_indicator(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": trange(inputs)}
+
+
+def natr(inputs: Inputs, p: Any) -> Outputs:
+    value = atr(inputs, p)["value"]
+    return {"value": _guarded_ratio(value, inputs["close"]) * 100.0}
+
+
+def rolling_sum(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": inputs["close"].rolling_sum(p.period)}
+
+
+def rolling_max(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": inputs["close"].rolling_max(p.period)}
+
+
+def rolling_min(inputs: Inputs, p: Any) -> Outputs:
+    return {"value": inputs["close"].rolling_min(p.period)}
+
+
+def obv(inputs: Inputs, p: Any) -> Outputs:
+    """TA-Lib starts at the first bar's volume and adds or subtracts each later one."""
+    close, volume = inputs["close"], inputs["volume"]
+    step = close.diff()
+    signed = (pl.when(_index() == 0).then(volume)
+              .when(step > 0).then(volume)
+              .when(step < 0).then(-volume)
+              .otherwise(0.0))
+    return {"value": signed.cum_sum()}
+
+
+def ad(inputs: Inputs, p: Any) -> Outputs:
+    high, low, close, volume = (inputs[k] for k in ("high", "low", "close", "volume"))
+    span = high - low
+    flow = pl.when(span > 0.0).then(((close - low) - (high - close)) / span * volume)
+    return {"value": flow.otherwise(0.0).cum_sum()}

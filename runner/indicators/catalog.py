@@ -7,7 +7,8 @@ positions. The parameter names are the strategy language's (`fast`, `slow`,
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -65,7 +66,90 @@ class VwapParams(Params):
                                                     "none resets at each UTC day")] = None
 
 
+class LagParams(Params):
+    period: Annotated[int, Field(ge=1, le=100_000, description="bars back")] = 10
+
+
+class WindowParams(Params):
+    period: Period = 30
+
+
+class Window14Params(Params):
+    period: Period = 14
+
+
+class NoIndicatorParams(Params):
+    """Price transforms take no params."""
+
+
 HLC = ("high", "low", "close")
+HL = ("high", "low")
+OHLC = ("open", "high", "low", "close")
+
+
+def _def(name: str, params: type[Params], lookback: Callable[[Any], int], kernel: Any,
+         description: str, *, batch_name: str | None = None, inputs: tuple[str, ...] = ("close",),
+         group: str, reference: str) -> IndicatorDef:
+    return IndicatorDef(name=name, params=params, lookback=lookback, inputs=inputs,
+                        group=group, description=description, reference=reference,
+                        batch=batch(batch_name or name), incremental=kernel)
+
+
+def _period(p: Any) -> int:
+    return int(p.period)
+
+
+def _period_less_one(p: Any) -> int:
+    return int(p.period) - 1
+
+
+def _zero(p: Any) -> int:
+    return 0
+
+
+MORE_INDICATORS: tuple[IndicatorDef, ...] = (
+    _def("mom", LagParams, _period, inc.Mom, "momentum: close - close n bars back",
+         group="momentum", reference="TA-Lib MOM"),
+    _def("roc", LagParams, _period, inc.Roc, "rate of change in percent",
+         group="momentum", reference="TA-Lib ROC"),
+    _def("rocp", LagParams, _period, inc.Rocp, "rate of change as a fraction",
+         group="momentum", reference="TA-Lib ROCP"),
+    _def("rocr", LagParams, _period, inc.Rocr, "rate of change as a ratio",
+         group="momentum", reference="TA-Lib ROCR"),
+    _def("rocr100", LagParams, _period, inc.Rocr100, "rate of change as a ratio x 100",
+         group="momentum", reference="TA-Lib ROCR100"),
+    _def("willr", Window14Params, _period_less_one, inc.Willr, "Williams' %R, -100..0",
+         inputs=HLC, group="momentum", reference="TA-Lib WILLR"),
+    _def("midpoint", Window14Params, _period_less_one, inc.Midpoint,
+         "midpoint of the highest and lowest close", group="overlap",
+         reference="TA-Lib MIDPOINT"),
+    _def("midprice", Window14Params, _period_less_one, inc.Midprice,
+         "midpoint of the highest high and lowest low", inputs=HL, group="overlap",
+         reference="TA-Lib MIDPRICE"),
+    _def("medprice", NoIndicatorParams, _zero, inc.Medprice, "(high + low) / 2",
+         inputs=HL, group="price", reference="TA-Lib MEDPRICE"),
+    _def("typprice", NoIndicatorParams, _zero, inc.Typprice, "(high + low + close) / 3",
+         inputs=HLC, group="price", reference="TA-Lib TYPPRICE"),
+    _def("avgprice", NoIndicatorParams, _zero, inc.Avgprice, "(open + high + low + close) / 4",
+         inputs=OHLC, group="price", reference="TA-Lib AVGPRICE"),
+    _def("wclprice", NoIndicatorParams, _zero, inc.Wclprice, "(high + low + 2 close) / 4",
+         inputs=HLC, group="price", reference="TA-Lib WCLPRICE"),
+    _def("trange", NoIndicatorParams, lambda p: 1, inc.Trange, "true range",
+         batch_name="trange_indicator", inputs=HLC, group="volatility",
+         reference="TA-Lib TRANGE"),
+    _def("natr", AtrParams, _period, inc.Natr, "ATR as a percentage of the close",
+         inputs=HLC, group="volatility", reference="TA-Lib NATR"),
+    _def("sum", WindowParams, _period_less_one, inc.Sum, "sum over the window",
+         batch_name="rolling_sum", group="statistic", reference="TA-Lib SUM"),
+    _def("max", WindowParams, _period_less_one, inc.Max, "highest value over the window",
+         batch_name="rolling_max", group="statistic", reference="TA-Lib MAX"),
+    _def("min", WindowParams, _period_less_one, inc.Min, "lowest value over the window",
+         batch_name="rolling_min", group="statistic", reference="TA-Lib MIN"),
+    _def("obv", NoIndicatorParams, _zero, inc.Obv, "on-balance volume",
+         inputs=("close", "volume"), group="volume", reference="TA-Lib OBV"),
+    _def("ad", NoIndicatorParams, _zero, inc.Ad, "Chaikin accumulation/distribution line",
+         inputs=("high", "low", "close", "volume"), group="volume", reference="TA-Lib AD"),
+)
 
 BUILTIN_INDICATORS: tuple[IndicatorDef, ...] = (
     IndicatorDef(name="sma", batch=batch("sma"), incremental=inc.Sma,
@@ -103,4 +187,5 @@ BUILTIN_INDICATORS: tuple[IndicatorDef, ...] = (
                  inputs=("high", "low", "close", "volume"), group="volume",
                  description="volume-weighted average of the typical price, per UTC day "
                              "or rolling", reference="TA-Lib VWAP (cumulative)"),
+    *MORE_INDICATORS,
 )

@@ -209,3 +209,222 @@ class Stoch:
             return (None, None)
         slow_d = self.d.push(slow_k)
         return (None, None) if slow_d is None else (slow_k, slow_d)
+
+
+class _Lagged:
+    """Keeps the last `n + 1` closes, for indicators of `close` against `close[n]`."""
+
+    __slots__ = ("n", "window")
+
+    def __init__(self, p: Any) -> None:
+        self.n = p.period
+        self.window: deque[float] = deque(maxlen=p.period + 1)
+
+    def lag(self, close: float) -> float | None:
+        self.window.append(close)
+        return self.window[0] if len(self.window) > self.n else None
+
+
+class Mom(_Lagged):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        prev = self.lag(close)
+        return (None if prev is None else close - prev,)
+
+
+class Roc(_Lagged):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        prev = self.lag(close)
+        if prev is None:
+            return (None,)
+        return ((close / prev - 1.0) * 100.0 if prev != 0.0 else 0.0,)
+
+
+class Rocp(_Lagged):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        prev = self.lag(close)
+        if prev is None:
+            return (None,)
+        return ((close - prev) / prev if prev != 0.0 else 0.0,)
+
+
+class Rocr(_Lagged):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        prev = self.lag(close)
+        if prev is None:
+            return (None,)
+        return (close / prev if prev != 0.0 else 0.0,)
+
+
+class Rocr100(_Lagged):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        prev = self.lag(close)
+        if prev is None:
+            return (None,)
+        return (close / prev * 100.0 if prev != 0.0 else 0.0,)
+
+
+class _Window:
+    __slots__ = ("n", "values")
+
+    def __init__(self, p: Any) -> None:
+        self.n: int = p.period
+        self.values: deque[float] = deque(maxlen=p.period)
+
+    def full(self, x: float) -> bool:
+        self.values.append(x)
+        return len(self.values) == self.n
+
+
+class Max(_Window):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        return (max(self.values) if self.full(close) else None,)
+
+
+class Min(_Window):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        return (min(self.values) if self.full(close) else None,)
+
+
+class Sum(_Window):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        return (sum(self.values) if self.full(close) else None,)
+
+
+class Midpoint(_Window):
+    __slots__ = ()
+
+    def update(self, close: float) -> Out:
+        return ((max(self.values) + min(self.values)) / 2.0 if self.full(close) else None,)
+
+
+class _HighLowWindow:
+    __slots__ = ("highs", "lows", "n")
+
+    def __init__(self, p: Any) -> None:
+        self.n: int = p.period
+        self.highs: deque[float] = deque(maxlen=p.period)
+        self.lows: deque[float] = deque(maxlen=p.period)
+
+    def extremes(self, high: float, low: float) -> tuple[float, float] | None:
+        self.highs.append(high)
+        self.lows.append(low)
+        return (max(self.highs), min(self.lows)) if len(self.highs) == self.n else None
+
+
+class Midprice(_HighLowWindow):
+    __slots__ = ()
+
+    def update(self, high: float, low: float) -> Out:
+        ext = self.extremes(high, low)
+        return (None if ext is None else (ext[0] + ext[1]) / 2.0,)
+
+
+class Willr(_HighLowWindow):
+    __slots__ = ()
+
+    def update(self, high: float, low: float, close: float) -> Out:
+        ext = self.extremes(high, low)
+        if ext is None:
+            return (None,)
+        scaled = (ext[0] - ext[1]) / -100.0
+        return ((ext[0] - close) / scaled if scaled != 0.0 else 0.0,)
+
+
+class Medprice:
+    __slots__ = ()
+
+    def __init__(self, p: Any) -> None:
+        pass
+
+    def update(self, high: float, low: float) -> Out:
+        return ((high + low) / 2.0,)
+
+
+class Typprice(Medprice):
+    __slots__ = ()
+
+    def update(self, high: float, low: float, close: float) -> Out:  # type: ignore[override]
+        return ((high + low + close) / 3.0,)
+
+
+class Avgprice(Medprice):
+    __slots__ = ()
+
+    def update(self, open_: float, high: float, low: float,  # type: ignore[override]
+               close: float) -> Out:
+        return ((open_ + high + low + close) / 4.0,)
+
+
+class Wclprice(Medprice):
+    __slots__ = ()
+
+    def update(self, high: float, low: float, close: float) -> Out:  # type: ignore[override]
+        return ((high + low + close * 2.0) / 4.0,)
+
+
+class Trange(_PrevClose):
+    __slots__ = ()
+
+    def __init__(self, p: Any) -> None:
+        super().__init__()
+
+    def update(self, high: float, low: float, close: float) -> Out:
+        prev, self.prev = self.prev, close
+        return (None if prev is None else max(high, prev) - min(low, prev),)
+
+
+class Natr(Atr):
+    __slots__ = ()
+
+    def update(self, high: float, low: float, close: float) -> Out:
+        (value,) = super().update(high, low, close)
+        if value is None:
+            return (None,)
+        return (value / close * 100.0 if close != 0.0 else 0.0,)
+
+
+class Obv(_PrevClose):
+    __slots__ = ("total",)
+
+    def __init__(self, p: Any) -> None:
+        super().__init__()
+        self.total = 0.0
+
+    def update(self, close: float, volume: float) -> Out:
+        prev, self.prev = self.prev, close
+        if prev is None:
+            self.total = volume
+        elif close > prev:
+            self.total += volume
+        elif close < prev:
+            self.total -= volume
+        return (self.total,)
+
+
+class Ad:
+    __slots__ = ("total",)
+
+    def __init__(self, p: Any) -> None:
+        self.total = 0.0
+
+    def update(self, high: float, low: float, close: float, volume: float) -> Out:
+        span = high - low
+        if span > 0.0:
+            self.total += ((close - low) - (high - close)) / span * volume
+        return (self.total,)
