@@ -46,7 +46,8 @@ _KINDS: dict[str, str] = {
     "register_data_sources": "data_sources",
     "register_functions": "functions",
 }
-_TYPES: dict[str, type] = {
+Definition = IndicatorDef | ExchangeDef | DataSourceDef | FunctionDef
+_TYPES: dict[str, type[Definition]] = {
     "indicators": IndicatorDef,
     "exchanges": ExchangeDef,
     "data_sources": DataSourceDef,
@@ -165,8 +166,7 @@ def _collect(registry: Registry, info: PluginInfo, kind: str,
     table = registry.table(kind)
     expected = _TYPES[kind]
     for d in defs:
-        if not isinstance(d, IndicatorDef | ExchangeDef | DataSourceDef | FunctionDef) or \
-                not isinstance(d, expected):
+        if not isinstance(d, expected):
             registry.problems.append(
                 f'plugin "{info.name}" registered {d!r} as {kind}, which is not a '
                 f"{expected.__name__}")

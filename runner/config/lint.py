@@ -41,10 +41,8 @@ class LintResult:
 
 class _Linter:
     def __init__(self, strategy: Strategy, registry: Registry, source: SourceMap,
-                 raw: Mapping[str, object], skip: frozenset[KeyPath] = frozenset(),
-                 skip_orders: frozenset[int] = frozenset()) -> None:
+                 raw: Mapping[str, object], skip: frozenset[KeyPath] = frozenset()) -> None:
         self.skip = skip
-        self.skip_orders = skip_orders
         self.s = strategy
         self.registry = registry
         self.source = source
@@ -280,8 +278,6 @@ class _Linter:
     def orders(self, scope: Scope) -> None:
         exchange = self.registry.exchanges.get(self.s.venue.exchange)
         for i, rule in enumerate(self.s.orders):
-            if i in self.skip_orders:
-                continue
             self.order(i, rule, scope)
             if exchange is not None:
                 self.capabilities(i, rule, exchange.name, exchange.capabilities)
@@ -498,9 +494,8 @@ def _cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
 
 
 def lint(strategy: Strategy, registry: Registry, source: SourceMap,
-         raw: Mapping[str, object], *, skip: frozenset[KeyPath] = frozenset(),
-         skip_orders: frozenset[int] = frozenset()) -> LintResult:
-    return _Linter(strategy, registry, source, raw, skip, skip_orders).run()
+         raw: Mapping[str, object], *, skip: frozenset[KeyPath] = frozenset()) -> LintResult:
+    return _Linter(strategy, registry, source, raw, skip).run()
 
 
 def unused(strategy: Strategy, registry: Registry, source: SourceMap,

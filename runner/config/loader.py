@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -340,19 +340,16 @@ def _yaml_error(file: str, exc: MarkedYAMLError, text: str) -> Diagnostic:
     return _error(file, pos, "yaml-syntax", problem, hint=hint)
 
 
-_MISSING = object()
+MISSING: Final = object()
 
 
 def child(node: Any, part: str | int) -> Any:
     """`node[part]` when the data has it, else a sentinel (`child(...) is MISSING`)."""
     if isinstance(node, dict) and isinstance(part, str):
-        return node.get(part, _MISSING)
+        return node.get(part, MISSING)
     if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
         return node[part]
-    return _MISSING
-
-
-MISSING = _MISSING
+    return MISSING
 
 
 def iter_strings(data: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:

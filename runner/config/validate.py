@@ -74,15 +74,14 @@ def validate_loaded(loaded: Loaded, registry: Registry, *, check_env: bool = Fal
     diagnostics.extend(find_secrets(data, source))
     misplaced = interpolate(data, source, os.environ if env is None else env,
                             check_env=check_env, diagnostics=diagnostics)
-    strategy, complete, bad_orders = _shape(data, loaded, diagnostics)
+    strategy, complete = _shape(data, loaded, diagnostics)
     if strategy is not None:
         blocks = validate_plugin_blocks(strategy, data, registry, source)
         diagnostics.extend(blocks.diagnostics)
         result.indicator_params = blocks.indicator_params
         result.venue_params = blocks.venue_params
         result.data_options = blocks.data_options
-        linted: LintResult = lint(strategy, registry, source, data, skip=misplaced,
-                                  skip_orders=bad_orders)
+        linted: LintResult = lint(strategy, registry, source, data, skip=misplaced)
         diagnostics.extend(linted.diagnostics)
         result.expressions = linted.expressions
         if complete and not any(d.severity is Severity.ERROR for d in diagnostics):
@@ -100,25 +99,24 @@ def _without_echoes(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
             if not (d.code == "unknown-field" and (d.line, d.column) in secrets)]
 
 
-def _shape(data: dict[str, Any], loaded: Loaded, diagnostics: list[Diagnostic]
-           ) -> tuple[Strategy | None, bool, frozenset[int]]:
+def _shape(data: dict[str, Any], loaded: Loaded,
+           diagnostics: list[Diagnostic]) -> tuple[Strategy | None, bool]:
     """The shape-valid strategy, possibly with failed leaf sections defaulted.
 
-    A broken order rule is replaced by a harmless one and its index returned, so the
+    A broken order rule is replaced by an inert one (never true, no options), so the
     other rules are still checked and no rule index shifts.
     """
     try:
-        return Strategy.model_validate(data), True, frozenset()
+        return Strategy.model_validate(data), True
     except ValidationError as exc:
         diagnostics.extend(to_diagnostics(exc, data, loaded.source, model=Strategy))
         errors = exc.errors()
     failed = {str(e["loc"][0]) for e in errors if e["loc"]}
     if not failed <= _DROPPABLE | set(_PLACEHOLDERS):
-        return None, False, frozenset()
+        return None, False
     partial = {k: v for k, v in data.items() if k not in failed}
     for key in failed & set(_PLACEHOLDERS):
         partial[key] = _PLACEHOLDERS[key]
-    bad_orders: set[int] = set()
     orders = data.get("orders")
     order_locs = [e["loc"] for e in errors if e["loc"][:1] == ("orders",)]
     if isinstance(orders, list) and order_locs and all(
@@ -127,9 +125,9 @@ def _shape(data: dict[str, Any], loaded: Loaded, diagnostics: list[Diagnostic]
         partial["orders"] = [_INERT_RULE if i in bad_orders else rule
                              for i, rule in enumerate(orders)]
     try:
-        return Strategy.model_validate(partial), False, frozenset(bad_orders)
+        return Strategy.model_validate(partial), False
     except ValidationError:
-        return None, False, frozenset()
+        return None, False
 
 
 def validate_text(text: str, file: str, registry: Registry, **kw: Any) -> Validated:

@@ -82,8 +82,8 @@ def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
     indexed = frame.select(definition.inputs).with_row_index("__row")
     present = indexed.filter(complete)
     if present.height == indexed.height:
-        return frame.select(**{k: v for k, v in exprs.items()})
-    values = present.select("__row", **{k: v for k, v in exprs.items()})
+        return frame.select(**exprs)
+    values = present.select("__row", **exprs)
     return indexed.select("__row").join(values, on="__row", how="left").drop("__row")
 
 

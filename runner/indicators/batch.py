@@ -54,8 +54,9 @@ def wma(inputs: Inputs, p: Any) -> Outputs:
 def trange(inputs: Inputs) -> pl.Expr:
     high, low, close = inputs["high"], inputs["low"], inputs["close"]
     prev = close.shift(1)
-    return pl.max_horizontal(high, prev) - pl.min_horizontal(low, prev) + \
-        pl.when(_index() == 0).then(None).otherwise(0.0)
+    # the first bar has no previous close: TA-Lib's TRANGE starts at the second
+    return pl.when(_index() > 0).then(pl.max_horizontal(high, prev)
+                                      - pl.min_horizontal(low, prev))
 
 
 def atr(inputs: Inputs, p: Any) -> Outputs:

@@ -346,35 +346,40 @@ class Willr(_HighLowWindow):
         return ((ext[0] - close) / scaled if scaled != 0.0 else 0.0,)
 
 
-class Medprice:
+class _Stateless:
+    """Price transforms: the output depends on the current bar only."""
+
     __slots__ = ()
 
     def __init__(self, p: Any) -> None:
         pass
 
+
+class Medprice(_Stateless):
+    __slots__ = ()
+
     def update(self, high: float, low: float) -> Out:
         return ((high + low) / 2.0,)
 
 
-class Typprice(Medprice):
+class Typprice(_Stateless):
     __slots__ = ()
 
-    def update(self, high: float, low: float, close: float) -> Out:  # type: ignore[override]
+    def update(self, high: float, low: float, close: float) -> Out:
         return ((high + low + close) / 3.0,)
 
 
-class Avgprice(Medprice):
+class Avgprice(_Stateless):
     __slots__ = ()
 
-    def update(self, open_: float, high: float, low: float,  # type: ignore[override]
-               close: float) -> Out:
+    def update(self, open_: float, high: float, low: float, close: float) -> Out:
         return ((open_ + high + low + close) / 4.0,)
 
 
-class Wclprice(Medprice):
+class Wclprice(_Stateless):
     __slots__ = ()
 
-    def update(self, high: float, low: float, close: float) -> Out:  # type: ignore[override]
+    def update(self, high: float, low: float, close: float) -> Out:
         return ((high + low + close * 2.0) / 4.0,)
 
 
