@@ -94,7 +94,7 @@ def bbands(inputs: Inputs, p: Any) -> Outputs:
     """Middle is the SMA; the deviation is TA-Lib's population one from running sums
     (see `kernels.bbands_talib` for why this one is a sequential kernel)."""
     def run(close: pl.Series) -> pl.Series:
-        from runner.indicators.kernels import bbands_talib
+        from runner.indicators.core.kernels import bbands_talib
 
         x = close.cast(pl.Float64).to_numpy()
         upper, middle, lower = bbands_talib(x, p.period, float(p.stddev))

@@ -1,0 +1,1 @@
+"""Ehlers' Hilbert-transform cycle indicators and MAMA, as TA-Lib computes them."""

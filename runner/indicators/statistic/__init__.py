@@ -1,0 +1,2 @@
+"""Rolling statistics: deviation, regression, correlation, beta, extremes'
+positions, percentiles, z-score."""
