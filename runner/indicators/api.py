@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +21,10 @@ from pydantic import BaseModel, ValidationError
 from runner.config.diagnostics import Diagnostic, Severity
 from runner.definitions import IndicatorDef
 from runner.errors import ConfigError
+
+TIME_ROLE = "time"
+"""An indicator that reads the bar time (a session VWAP) names this input role; both
+forms receive it as epoch milliseconds, whether the data holds datetimes or integers."""
 
 if TYPE_CHECKING:
     import polars as pl
@@ -76,7 +81,7 @@ def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
         raise ConfigError([Diagnostic(Severity.ERROR, "missing-field",
                                       f"the frame has no column {', '.join(missing)}", "<api>",
                                       1, 1)])
-    inputs = {role: pl.col(role).cast(pl.Float64) for role in definition.inputs}
+    inputs = {role: _input_column(role, frame.schema[role]) for role in definition.inputs}
     exprs = definition.batch(inputs, p)
     complete = pl.all_horizontal([pl.col(c).is_not_null() for c in definition.inputs])
     indexed = frame.select(definition.inputs).with_row_index("__row")
@@ -87,10 +92,28 @@ def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
     return indexed.select("__row").join(values, on="__row", how="left").drop("__row")
 
 
+def _input_column(role: str, dtype: pl.DataType) -> pl.Expr:
+    """Every input arrives as Float64; a `time` input as epoch milliseconds."""
+    import polars as pl
+
+    column = pl.col(role)
+    if role == TIME_ROLE and dtype.is_temporal():
+        column = column.dt.epoch("ms")
+    return column.cast(pl.Float64)
+
+
+def _epoch_ms(value: Any) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return float(value.timestamp() * 1000.0)
+    return float(value)
+
+
 class IncrementalIndicator:
     """`update(bar)` with a mapping of input values; returns a mapping of outputs."""
 
-    __slots__ = ("definition", "kernel", "outputs", "roles")
+    __slots__ = ("definition", "kernel", "outputs", "roles", "time_at")
 
     def __init__(self, definition: IndicatorDef, params: BaseModel) -> None:
         if definition.incremental is None:
@@ -101,11 +124,14 @@ class IncrementalIndicator:
         self.kernel = definition.incremental(params)
         self.roles = definition.inputs
         self.outputs = definition.outputs
+        self.time_at = self.roles.index(TIME_ROLE) if TIME_ROLE in self.roles else None
 
-    def update(self, bar: Mapping[str, float | None]) -> dict[str, float | None]:
+    def update(self, bar: Mapping[str, Any]) -> dict[str, float | None]:
         values = [bar.get(role) for role in self.roles]
         if any(v is None for v in values):
             return dict.fromkeys(self.outputs)
+        if self.time_at is not None:
+            values[self.time_at] = _epoch_ms(values[self.time_at])
         return dict(zip(self.outputs, self.kernel.update(*values), strict=True))
 
 
