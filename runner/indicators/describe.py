@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from runner.definitions import IndicatorDef
+from runner.indicators.lazy import LazyBatch
 from runner.plugins import Registry
 
 
@@ -37,6 +40,20 @@ def _param_line(name: str, prop: dict[str, Any], required: bool) -> str:
     return text
 
 
+def definition_text(d: IndicatorDef) -> str | None:
+    """The written definition of an indicator: its batch form's docstring (where
+    the formula, seeding and edge cases are stated), else its incremental form's."""
+    candidates: list[Any] = []
+    if isinstance(d.batch, LazyBatch):
+        candidates.append(d.batch.resolve())
+    candidates += [d.batch, d.incremental]
+    for obj in candidates:
+        doc = inspect.getdoc(obj) if obj is not None else None
+        if doc and not doc.startswith(("The function `", "Base class")):
+            return doc
+    return None
+
+
 def describe_indicator(registry: Registry, name: str) -> str | None:
     d = registry.indicators.get(name)
     if d is None:
@@ -53,4 +70,7 @@ def describe_indicator(registry: Registry, name: str) -> str | None:
         lines.append(f"lookback with defaults: {d.lookback(defaults)} bars")
     if d.reference:
         lines.append(f"reference: {d.reference}")
+    text = definition_text(d)
+    if text:
+        lines += ["definition:", *(f"  {line}".rstrip() for line in text.splitlines())]
     return "\n".join(lines)

@@ -132,11 +132,13 @@ def test_plugins_lists_builtins_and_reports_a_broken_plugin(
     code, out = invoke("plugins")
     assert code == 0
     assert "runner.indicators" in out
-    assert re.search(r"^    indicators: .*\badx, atr\b.*\bsma\b", out, re.M)
+    assert re.search(r"^    indicators: .*\badx\b.*\batr\b.*\bsma\b", out, re.M)
     assert "limitedx" in out
     assert "tests.fixtures.broken_plugin" in out and "broken on purpose" in out
     code, out = invoke("validate", str(ROOT / "strategies.d"))
     assert code == 0
+    code, out = invoke("indicators", "sma")
+    assert code == 0 and "reference: TA-Lib SMA" in out
 
 
 def test_version() -> None:

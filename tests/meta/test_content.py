@@ -15,6 +15,7 @@ from runner.plugins import Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = sorted(expand_paths([str(ROOT / "strategies.d"), str(ROOT / "examples")])[0])
+EXAMPLE_PLUGIN = ROOT / "examples" / "runner-example-plugin"
 GOLDEN = sorted((ROOT / "tests/unit/config/cases").glob("*.yaml"))
 SCHEMA_LEVEL = ("yaml-syntax", "unknown-field", "missing-field", "invalid-type",
                 "not-a-mapping", "unknown-type")
@@ -26,7 +27,10 @@ def test_enough_strategies_ship() -> None:
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
-def test_shipped_strategy_validates_clean(path: Path, registry: Registry) -> None:
+def test_shipped_strategy_validates_clean(path: Path, registry: Registry,
+                                          example_plugin_registry: Registry) -> None:
+    if EXAMPLE_PLUGIN in path.parents:
+        registry = example_plugin_registry  # that strategy uses the plugin's indicator
     result = validate_file(path, registry)
     assert result.diagnostics == []
     assert result.strategy is not None
@@ -50,8 +54,10 @@ def test_schema_is_draft_07() -> None:
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
-def test_schema_accepts_valid_files(path: Path) -> None:
-    validator = jsonschema.Draft7Validator(builtin_schema())
+def test_schema_accepts_valid_files(path: Path, example_plugin_registry: Registry) -> None:
+    schema = (build_schema(example_plugin_registry) if EXAMPLE_PLUGIN in path.parents
+              else builtin_schema())
+    validator = jsonschema.Draft7Validator(schema)
     data = load_file(path).data
     errors = list(validator.iter_errors(data))
     assert not errors, [e.message for e in errors]
