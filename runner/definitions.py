@@ -41,6 +41,14 @@ class IndicatorDef:
 
     `lookback(params)` is the number of leading bars whose output is null: the
     compiler plans warm-up from it and TA-Lib's own lookback is the reference.
+
+    `batch(inputs, params)` gets a polars expression per input role and the
+    validated params, and returns either a mapping output -> expression or one
+    struct expression with a field per output (so a multi-output kernel runs once).
+    `incremental(params)` builds an object whose `update(*values)` takes one bar's
+    input values in `inputs` order and returns a tuple, one value per output, None
+    while warming up. Rows with a missing input never reach either form. The two
+    must agree bar for bar: that is what lets paper and live trade the backtest.
     """
 
     name: str

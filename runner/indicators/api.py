@@ -66,6 +66,17 @@ def validate_params(definition: IndicatorDef, params: Mapping[str, Any]) -> Base
                                          owner=f'indicator "{definition.name}"')) from None
 
 
+def evaluate(frame: pl.DataFrame, exprs: Mapping[str, pl.Expr] | pl.Expr) -> pl.DataFrame:
+    """A batch form's result over `frame`: a mapping of output expressions, or one
+    struct expression whose fields are the outputs (what a multi-output numba kernel
+    returns, so it runs once)."""
+    import polars as pl
+
+    if isinstance(exprs, pl.Expr):
+        return frame.select(exprs.alias("__outputs")).unnest("__outputs")
+    return frame.select(**exprs)
+
+
 def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
             **params: Any) -> pl.DataFrame:
     """One column per output (`value` for a single-output indicator), one row per bar."""
@@ -83,12 +94,12 @@ def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
                                       1, 1)])
     inputs = {role: _input_column(role, frame.schema[role]) for role in definition.inputs}
     exprs = definition.batch(inputs, p)
+    if not any(frame[c].null_count() for c in definition.inputs):
+        return evaluate(frame, exprs)
     complete = pl.all_horizontal([pl.col(c).is_not_null() for c in definition.inputs])
     indexed = frame.select(definition.inputs).with_row_index("__row")
     present = indexed.filter(complete)
-    if present.height == indexed.height:
-        return frame.select(**exprs)
-    values = present.select("__row", **exprs)
+    values = evaluate(present, exprs).with_columns(present["__row"])
     return indexed.select("__row").join(values, on="__row", how="left").drop("__row")
 
 

@@ -1,8 +1,10 @@
 """Batch forms: whole polars columns, for backtests.
 
 Each function takes the indicator's input expressions by role and its validated
-params, and returns one polars expression per output, so the compiler can put every
-indicator of a strategy into a single `with_columns` pass.
+params, and returns one polars expression per output (or one struct expression for
+a multi-output kernel), so the compiler can put every indicator of a strategy into
+a single `with_columns` pass. Windowed and recursive ones run numba kernels
+(`kernels.py`); element-wise ones are plain expressions.
 
 TA-Lib is the reference, including its seeding rules (an EMA starts from the SMA of
 its first `period` values; Wilder averages from the mean of the first `period`
@@ -17,9 +19,16 @@ from typing import Any
 
 import polars as pl
 
+from runner.indicators.columns import kernel_column, kernel_columns
+from runner.indicators.core import kernels as k
+
 Inputs = Mapping[str, pl.Expr]
 Outputs = dict[str, pl.Expr]
 TA_EPSILON = 1e-14
+
+
+def _hlc(inputs: Inputs) -> list[pl.Expr]:
+    return [inputs["high"], inputs["low"], inputs["close"]]
 
 
 def _index() -> pl.Expr:
@@ -38,17 +47,16 @@ def seeded_ewm(x: pl.Expr, period: int, alpha: float, offset: int = 0) -> pl.Exp
 
 
 def sma(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": inputs["close"].rolling_mean(p.period)}
+    return {"value": kernel_column(k.rolling_mean, [inputs["close"]], p.period)}
 
 
 def ema(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": seeded_ewm(inputs["close"], p.period, 2.0 / (p.period + 1))}
+    return {"value": kernel_column(k.seeded_ewm, [inputs["close"]], p.period,
+                                   2.0 / (p.period + 1), 0)}
 
 
 def wma(inputs: Inputs, p: Any) -> Outputs:
-    n = p.period
-    weights = [float(i) for i in range(1, n + 1)]
-    return {"value": inputs["close"].rolling_sum(n, weights=weights) / (n * (n + 1) / 2)}
+    return {"value": kernel_column(k.wma, [inputs["close"]], p.period)}
 
 
 def trange(inputs: Inputs) -> pl.Expr:
@@ -60,62 +68,26 @@ def trange(inputs: Inputs) -> pl.Expr:
 
 
 def atr(inputs: Inputs, p: Any) -> Outputs:
-    tr = trange(inputs)
-    if p.period == 1:
-        return {"value": tr}
-    return {"value": seeded_ewm(tr, p.period, 1.0 / p.period, offset=1)}
+    return {"value": kernel_column(k.atr, _hlc(inputs), p.period)}
 
 
 def rsi(inputs: Inputs, p: Any) -> Outputs:
-    n = p.period
-    diff = inputs["close"].diff()
-    gain = seeded_ewm(diff.clip(lower_bound=0.0), n, 1.0 / n, offset=1)
-    loss = seeded_ewm((-diff).clip(lower_bound=0.0), n, 1.0 / n, offset=1)
-    total = gain + loss
-    return {"value": pl.when(total.abs() < TA_EPSILON).then(0.0)
-            .otherwise(100.0 * gain / total)}
+    return {"value": kernel_column(k.rsi, [inputs["close"]], p.period)}
 
 
-def macd(inputs: Inputs, p: Any) -> Outputs:
-    """TA-Lib MACD: both EMAs start at the slow EMA's first row; the fast one is
-    seeded with the mean of the `fast` values ending there, not at its own start."""
-    close = inputs["close"]
-    start = p.slow - 1
-    fast = seeded_ewm(close, p.fast, 2.0 / (p.fast + 1), offset=start - p.fast + 1)
-    slow = seeded_ewm(close, p.slow, 2.0 / (p.slow + 1))
-    line = fast - slow
-    signal = seeded_ewm(line, p.signal, 2.0 / (p.signal + 1), offset=start)
-    ready = _index() >= start + p.signal - 1
-    line = pl.when(ready).then(line)
-    return {"macd": line, "signal": signal, "hist": line - signal}
+def macd(inputs: Inputs, p: Any) -> pl.Expr:
+    return kernel_columns(k.macd, [inputs["close"]], ("macd", "signal", "hist"), p.fast, p.slow,
+                          p.signal)
 
 
-def bbands(inputs: Inputs, p: Any) -> Outputs:
-    """Middle is the SMA; the deviation is TA-Lib's population one from running sums
-    (see `kernels.bbands_talib` for why this one is a sequential kernel)."""
-    def run(close: pl.Series) -> pl.Series:
-        from runner.indicators.core.kernels import bbands_talib
-
-        x = close.cast(pl.Float64).to_numpy()
-        upper, middle, lower = bbands_talib(x, p.period, float(p.stddev))
-        return pl.DataFrame({"upper": upper, "middle": middle, "lower": lower},
-                            nan_to_null=True).to_struct("bands")
-
-    bands = inputs["close"].map_batches(run, return_dtype=pl.Struct(
-        {"upper": pl.Float64, "middle": pl.Float64, "lower": pl.Float64}))
-    return {o: bands.struct.field(o) for o in ("upper", "middle", "lower")}
+def bbands(inputs: Inputs, p: Any) -> pl.Expr:
+    return kernel_columns(k.bbands, [inputs["close"]], ("upper", "middle", "lower"), p.period,
+                          float(p.stddev))
 
 
-def stoch(inputs: Inputs, p: Any) -> Outputs:
-    high, low, close = inputs["high"], inputs["low"], inputs["close"]
-    hh = high.rolling_max(p.k_period)
-    ll = low.rolling_min(p.k_period)
-    span = hh - ll
-    fast_k = pl.when(span.abs() < TA_EPSILON).then(0.0).otherwise(100.0 * (close - ll) / span)
-    slow_k = fast_k.rolling_mean(p.k_smooth)
-    slow_d = slow_k.rolling_mean(p.d_period)
-    ready = _index() >= p.k_period - 1 + p.k_smooth - 1 + p.d_period - 1
-    return {"k": pl.when(ready).then(slow_k), "d": slow_d}
+def stoch(inputs: Inputs, p: Any) -> pl.Expr:
+    return kernel_columns(k.stoch, _hlc(inputs), ("k", "d"), p.k_period, p.k_smooth,
+                          p.d_period)
 
 
 def _guarded_ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -153,21 +125,15 @@ def rocr100(inputs: Inputs, p: Any) -> Outputs:
 
 
 def willr(inputs: Inputs, p: Any) -> Outputs:
-    hh = inputs["high"].rolling_max(p.period)
-    ll = inputs["low"].rolling_min(p.period)
-    span = hh - ll
-    scaled = span / -100.0
-    return {"value": pl.when(scaled == 0.0).then(0.0).otherwise((hh - inputs["close"]) / scaled)}
+    return {"value": kernel_column(k.willr, _hlc(inputs), p.period)}
 
 
 def midpoint(inputs: Inputs, p: Any) -> Outputs:
-    close = inputs["close"]
-    return {"value": (close.rolling_max(p.period) + close.rolling_min(p.period)) / 2.0}
+    return {"value": kernel_column(k.midpoint, [inputs["close"]], p.period)}
 
 
 def midprice(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": (inputs["high"].rolling_max(p.period)
-                      + inputs["low"].rolling_min(p.period)) / 2.0}
+    return {"value": kernel_column(k.midprice, [inputs["high"], inputs["low"]], p.period)}
 
 
 def medprice(inputs: Inputs, p: Any) -> Outputs:
@@ -187,39 +153,28 @@ def wclprice(inputs: Inputs, p: Any) -> Outputs:
 
 
 def trange_indicator(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": trange(inputs)}
+    return {"value": kernel_column(k.trange, _hlc(inputs))}
 
 
 def natr(inputs: Inputs, p: Any) -> Outputs:
-    value = atr(inputs, p)["value"]
-    return {"value": _guarded_ratio(value, inputs["close"]) * 100.0}
+    return {"value": kernel_column(k.natr, _hlc(inputs), p.period)}
 
 
 def rolling_sum(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": inputs["close"].rolling_sum(p.period)}
+    return {"value": kernel_column(k.rolling_sum, [inputs["close"]], p.period)}
 
 
 def rolling_max(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": inputs["close"].rolling_max(p.period)}
+    return {"value": kernel_column(k.rolling_max, [inputs["close"]], p.period)}
 
 
 def rolling_min(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": inputs["close"].rolling_min(p.period)}
+    return {"value": kernel_column(k.rolling_min, [inputs["close"]], p.period)}
 
 
 def obv(inputs: Inputs, p: Any) -> Outputs:
-    """TA-Lib starts at the first bar's volume and adds or subtracts each later one."""
-    close, volume = inputs["close"], inputs["volume"]
-    step = close.diff()
-    signed = (pl.when(_index() == 0).then(volume)
-              .when(step > 0).then(volume)
-              .when(step < 0).then(-volume)
-              .otherwise(0.0))
-    return {"value": signed.cum_sum()}
+    return {"value": kernel_column(k.obv, [inputs["close"], inputs["volume"]])}
 
 
 def ad(inputs: Inputs, p: Any) -> Outputs:
-    high, low, close, volume = (inputs[k] for k in ("high", "low", "close", "volume"))
-    span = high - low
-    flow = pl.when(span > 0.0).then(((close - low) - (high - close)) / span * volume)
-    return {"value": flow.otherwise(0.0).cum_sum()}
+    return {"value": kernel_column(k.ad, [inputs[r] for r in ("high", "low", "close", "volume")])}

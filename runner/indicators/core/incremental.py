@@ -84,19 +84,34 @@ class Ema:
 
 
 class Wma:
-    __slots__ = ("denominator", "n", "window")
+    """Weights 1..n, stepped in O(1) like the batch kernel: add n·x, read, then
+    subtract the plain window sum."""
+
+    __slots__ = ("denominator", "n", "plain", "seen", "trailing", "weighted", "window")
 
     def __init__(self, p: Any) -> None:
         self.n = p.period
-        self.window: deque[float] = deque(maxlen=p.period)
-        self.denominator = p.period * (p.period + 1) / 2
+        self.window: deque[float] = deque()
+        self.denominator = p.period * (p.period + 1) / 2.0
+        self.weighted = 0.0
+        self.plain = 0.0
+        self.trailing = 0.0
+        self.seen = 0
 
     def update(self, close: float) -> Out:
+        self.seen += 1
         self.window.append(close)
-        if len(self.window) < self.n:
+        if self.seen < self.n:
+            self.plain += close
+            self.weighted += close * self.seen
             return (None,)
-        # the window holds n values: O(n) but n is the period, not the history
-        return (sum(w * x for w, x in enumerate(self.window, 1)) / self.denominator,)
+        self.plain += close
+        self.plain -= self.trailing
+        self.weighted += close * self.n
+        self.trailing = self.window.popleft()
+        value = self.weighted / self.denominator
+        self.weighted -= self.plain
+        return (value,)
 
 
 class _PrevClose:
@@ -299,11 +314,24 @@ class Min(_Window):
         return (min(self.values) if self.full(close) else None,)
 
 
-class Sum(_Window):
-    __slots__ = ()
+class Sum:
+    """The running total in TA-Lib's order, like `RollingMean` without the division."""
+
+    __slots__ = ("n", "total", "window")
+
+    def __init__(self, p: Any) -> None:
+        self.n = p.period
+        self.window: deque[float] = deque()
+        self.total = 0.0
 
     def update(self, close: float) -> Out:
-        return (sum(self.values) if self.full(close) else None,)
+        self.window.append(close)
+        self.total += close
+        if len(self.window) < self.n:
+            return (None,)
+        value = self.total
+        self.total -= self.window.popleft()
+        return (value,)
 
 
 class Midpoint(_Window):

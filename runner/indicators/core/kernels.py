@@ -1,10 +1,15 @@
-"""Sequential kernels (numba, cached) for what polars cannot express exactly.
+"""Numba kernels for the core set's batch forms (see `runner.indicators.columns`
+for why loops beat polars expressions here).
 
-Bollinger bands: TA-Lib computes the variance from running sums of x and x² in a
-fixed order (add the new value, read, subtract the trailing one). On flat stretches
-that leaves rounding noise of ~1e-12 in the variance, which the square root turns
-into a band width of ~1e-6; polars' rolling kernels round differently, so matching
-TA-Lib to 1e-9 means running the same loop.
+Each kernel performs the same float operations in the same order as the matching
+incremental class, and both follow TA-Lib's order where it matters for rounding:
+running window sums add the new value, are read, then lose the trailing one; EMAs
+start from the mean of their first `n` inputs and step as `v += k * (x - v)`.
+
+Bollinger bands show why the order matters: the variance comes from running sums of
+x and x², and on flat stretches that leaves rounding noise of ~1e-12 which the
+square root turns into a band width of ~1e-6 — matching TA-Lib to 1e-9 means
+running the same loop.
 """
 
 from __future__ import annotations
@@ -14,33 +19,307 @@ from numba import njit
 
 TA_EPSILON = 1e-14
 
-
-Bands = tuple[np.ndarray, np.ndarray, np.ndarray]
+Array = np.ndarray
 
 
 @njit(cache=True)
-def bbands_talib(x: np.ndarray, period: int, k: float) -> Bands:
+def rolling_mean(x: Array, n: int) -> Array:
+    out = np.full(x.shape[0], np.nan)
+    total = 0.0
+    for i in range(min(n - 1, x.shape[0])):
+        total += x[i]
+    for i in range(n - 1, x.shape[0]):
+        total += x[i]
+        out[i] = total / n
+        total -= x[i - n + 1]
+    return out
+
+
+@njit(cache=True)
+def rolling_sum(x: Array, n: int) -> Array:
+    out = np.full(x.shape[0], np.nan)
+    total = 0.0
+    for i in range(min(n - 1, x.shape[0])):
+        total += x[i]
+    for i in range(n - 1, x.shape[0]):
+        total += x[i]
+        out[i] = total
+        total -= x[i - n + 1]
+    return out
+
+
+@njit(cache=True)
+def seeded_ewm(x: Array, n: int, k: float, start: int) -> Array:
+    """EMA over x[start:], first value at start + n - 1 (the mean of its first n)."""
+    out = np.full(x.shape[0], np.nan)
+    first = start + n - 1
+    if first >= x.shape[0]:
+        return out
+    seed = 0.0
+    for i in range(start, first + 1):
+        seed += x[i]
+    v = seed / n
+    out[first] = v
+    for i in range(first + 1, x.shape[0]):
+        v += k * (x[i] - v)
+        out[i] = v
+    return out
+
+
+@njit(cache=True)
+def rolling_max(x: Array, n: int) -> Array:
+    """Highest of the last n values; rescans only when the current highest leaves."""
+    out = np.full(x.shape[0], np.nan)
+    at = -1
+    best = 0.0
+    for i in range(n - 1, x.shape[0]):
+        start = i - n + 1
+        if at < start:
+            at = start
+            best = x[start]
+            for j in range(start + 1, i + 1):
+                if x[j] >= best:
+                    best = x[j]
+                    at = j
+        elif x[i] >= best:
+            best = x[i]
+            at = i
+        out[i] = best
+    return out
+
+
+@njit(cache=True)
+def rolling_min(x: Array, n: int) -> Array:
+    out = np.full(x.shape[0], np.nan)
+    at = -1
+    best = 0.0
+    for i in range(n - 1, x.shape[0]):
+        start = i - n + 1
+        if at < start:
+            at = start
+            best = x[start]
+            for j in range(start + 1, i + 1):
+                if x[j] <= best:
+                    best = x[j]
+                    at = j
+        elif x[i] <= best:
+            best = x[i]
+            at = i
+        out[i] = best
+    return out
+
+
+@njit(cache=True)
+def midpoint(x: Array, n: int) -> Array:
+    out: Array = (rolling_max(x, n) + rolling_min(x, n)) / 2.0
+    return out
+
+
+@njit(cache=True)
+def midprice(high: Array, low: Array, n: int) -> Array:
+    out: Array = (rolling_max(high, n) + rolling_min(low, n)) / 2.0
+    return out
+
+
+@njit(cache=True)
+def wma(x: Array, n: int) -> Array:
+    """Weights 1..n. The weighted sum steps in O(1): add n·x_new, then subtract the
+    plain window sum, which also steps by adding the new and dropping the oldest."""
+    out = np.full(x.shape[0], np.nan)
+    if n - 1 >= x.shape[0]:
+        return out
+    denominator = n * (n + 1) / 2.0
+    weighted = 0.0
+    plain = 0.0
+    for i in range(n - 1):
+        plain += x[i]
+        weighted += x[i] * (i + 1)
+    trailing = 0.0
+    for i in range(n - 1, x.shape[0]):
+        plain += x[i]
+        plain -= trailing
+        weighted += x[i] * n
+        trailing = x[i - n + 1]
+        out[i] = weighted / denominator
+        weighted -= plain
+    return out
+
+
+@njit(cache=True)
+def trange(high: Array, low: Array, close: Array) -> Array:
+    out = np.full(high.shape[0], np.nan)
+    for i in range(1, high.shape[0]):
+        prev = close[i - 1]
+        out[i] = max(high[i], prev) - min(low[i], prev)
+    return out
+
+
+@njit(cache=True)
+def atr(high: Array, low: Array, close: Array, n: int) -> Array:
+    """Wilder's average of the true range, in one pass (composing the trange and EMA
+    kernels measured several times slower than fusing them)."""
+    size = high.shape[0]
+    out = np.full(size, np.nan)
+    k = 1.0 / n
+    seed = 0.0
+    v = 0.0
+    for i in range(1, size):
+        prev = close[i - 1]
+        tr = max(high[i], prev) - min(low[i], prev)
+        if n == 1:
+            out[i] = tr
+        elif i < n:
+            seed += tr
+        elif i == n:
+            seed += tr
+            v = seed / n
+            out[i] = v
+        else:
+            v += k * (tr - v)
+            out[i] = v
+    return out
+
+
+@njit(cache=True)
+def natr(high: Array, low: Array, close: Array, n: int) -> Array:
+    out = atr(high, low, close, n)
+    for i in range(n, out.shape[0]):
+        out[i] = out[i] / close[i] * 100.0 if close[i] != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def rsi(close: Array, n: int) -> Array:
+    """Wilder's averages of gains and losses, seeded with their first means."""
+    size = close.shape[0]
+    out = np.full(size, np.nan)
+    k = 1.0 / n
+    gain = 0.0
+    loss = 0.0
+    for i in range(1, size):
+        diff = close[i] - close[i - 1]
+        up = diff if diff > 0 else 0.0
+        down = -diff if diff < 0 else 0.0
+        if i < n:
+            gain += up
+            loss += down
+            continue
+        if i == n:
+            gain = (gain + up) / n
+            loss = (loss + down) / n
+        else:
+            gain += k * (up - gain)
+            loss += k * (down - loss)
+        total = gain + loss
+        out[i] = 0.0 if abs(total) < TA_EPSILON else 100.0 * gain / total
+    return out
+
+
+@njit(cache=True)
+def macd(close: Array, fast: int, slow: int, signal: int) -> tuple[Array, Array, Array]:
+    """Both EMAs start where the slow one does: the fast one is seeded with the mean
+    of the `fast` closes ending there, not at its own start (TA-Lib's rule)."""
+    size = close.shape[0]
+    start = slow - 1
+    fast_ema = seeded_ewm(close, fast, 2.0 / (fast + 1), start - fast + 1)
+    slow_ema = seeded_ewm(close, slow, 2.0 / (slow + 1), 0)
+    line = fast_ema - slow_ema
+    sig = seeded_ewm(line, signal, 2.0 / (signal + 1), start) if start < size else line
+    ready = start + signal - 1
+    line_out = np.full(size, np.nan)
+    sig_out = np.full(size, np.nan)
+    hist = np.full(size, np.nan)
+    for i in range(ready, size):
+        line_out[i] = line[i]
+        sig_out[i] = sig[i]
+        hist[i] = line[i] - sig[i]
+    return line_out, sig_out, hist
+
+
+@njit(cache=True)
+def bbands(x: Array, period: int, k: float) -> tuple[Array, Array, Array]:
     n = x.shape[0]
     upper = np.full(n, np.nan)
     middle = np.full(n, np.nan)
     lower = np.full(n, np.nan)
-    if n < period:
-        return upper, middle, lower
     total = 0.0
     total2 = 0.0
-    for i in range(period - 1):
+    for i in range(min(period - 1, n)):
         total += x[i]
         total2 += x[i] * x[i]
     for i in range(period - 1, n):
         total += x[i]
         total2 += x[i] * x[i]
         mean = total / period
-        var = total2 / period - mean * mean
+        mean2 = total2 / period
         trailing = x[i - period + 1]
         total -= trailing
         total2 -= trailing * trailing
+        var = mean2 - mean * mean
         sd = 0.0 if var < TA_EPSILON else np.sqrt(var)
         middle[i] = mean
         upper[i] = mean + k * sd
         lower[i] = mean - k * sd
     return upper, middle, lower
+
+
+@njit(cache=True)
+def stoch(high: Array, low: Array, close: Array, k_period: int, k_smooth: int,
+          d_period: int) -> tuple[Array, Array]:
+    size = close.shape[0]
+    hh = rolling_max(high, k_period)
+    ll = rolling_min(low, k_period)
+    fast_k = np.full(size, np.nan)
+    for i in range(k_period - 1, size):
+        span = hh[i] - ll[i]
+        fast_k[i] = 0.0 if abs(span) < TA_EPSILON else 100.0 * (close[i] - ll[i]) / span
+    slow_k = np.full(size, np.nan)
+    slow_d = np.full(size, np.nan)
+    if k_period - 1 < size:
+        slow_k[k_period - 1:] = rolling_mean(fast_k[k_period - 1:], k_smooth)
+    first_k = k_period - 1 + k_smooth - 1
+    if first_k < size:
+        slow_d[first_k:] = rolling_mean(slow_k[first_k:], d_period)
+    ready = first_k + d_period - 1
+    k_out = np.full(size, np.nan)
+    for i in range(ready, size):
+        k_out[i] = slow_k[i]
+    return k_out, slow_d
+
+
+@njit(cache=True)
+def willr(high: Array, low: Array, close: Array, n: int) -> Array:
+    hh = rolling_max(high, n)
+    ll = rolling_min(low, n)
+    out = np.full(close.shape[0], np.nan)
+    for i in range(n - 1, close.shape[0]):
+        scaled = (hh[i] - ll[i]) / -100.0
+        out[i] = (hh[i] - close[i]) / scaled if scaled != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def obv(close: Array, volume: Array) -> Array:
+    out = np.empty(close.shape[0])
+    total = 0.0
+    for i in range(close.shape[0]):
+        if i == 0:
+            total = volume[0]
+        elif close[i] > close[i - 1]:
+            total += volume[i]
+        elif close[i] < close[i - 1]:
+            total -= volume[i]
+        out[i] = total
+    return out
+
+
+@njit(cache=True)
+def ad(high: Array, low: Array, close: Array, volume: Array) -> Array:
+    out = np.empty(close.shape[0])
+    total = 0.0
+    for i in range(close.shape[0]):
+        span = high[i] - low[i]
+        if span > 0.0:
+            total += ((close[i] - low[i]) - (high[i] - close[i])) / span * volume[i]
+        out[i] = total
+    return out

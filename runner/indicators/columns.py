@@ -1,0 +1,57 @@
+"""Run a numba kernel over whole columns inside a polars expression.
+
+Most batch forms are numba loops rather than polars rolling/ewm expressions because,
+measured on this project's 2-core machine at 1M bars, polars' `rolling_mean` takes
+about 4x TA-Lib's time, `rolling_max` about 19x and `ewm_mean` about 3x, while a
+numba loop runs at TA-Lib's speed; and a loop can follow TA-Lib's rounding order
+exactly. Element-wise formulas (price transforms, ratios, shifts) stay polars
+expressions: polars is as fast as C there.
+
+The kernel receives float64 numpy arrays with no nulls (the API has removed rows
+with a missing input) and returns one float64 array per output, NaN where the
+indicator has no value; NaN becomes null on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+
+def kernel_columns(kernel: Callable[..., Any], inputs: Sequence[pl.Expr],
+                   outputs: Sequence[str], *args: Any) -> pl.Expr:
+    """A struct expression with one field per output, computed by one kernel call.
+
+    A batch form returns it as is (not split into `struct.field` expressions: polars
+    does not share a `map_batches` between expressions, so each field would run the
+    kernel again); `compute` and the compiler unnest it."""
+    def run(columns: pl.Series) -> pl.Series:
+        arrays = [columns.struct.field(f).to_numpy() for f in columns.struct.fields]
+        result = kernel(*arrays, *args)
+        if len(outputs) == 1:
+            result = (result,)
+        frame = pl.DataFrame({name: np.asarray(values, dtype=np.float64)
+                              for name, values in zip(outputs, result, strict=True)},
+                             nan_to_null=True)
+        return frame.to_struct("out")
+
+    fields = [e.alias(f"in{i}") for i, e in enumerate(inputs)]
+    return pl.struct(fields).map_batches(
+        run, return_dtype=pl.Struct(dict.fromkeys(outputs, pl.Float64)))
+
+
+def kernel_column(kernel: Callable[..., Any], inputs: Sequence[pl.Expr], *args: Any) -> pl.Expr:
+    """The single output of `kernel` as an expression."""
+    def run(columns: pl.Series) -> pl.Series:
+        arrays = [columns.struct.field(f).to_numpy() for f in columns.struct.fields]
+        return pl.Series(np.asarray(kernel(*arrays, *args), dtype=np.float64), nan_to_null=True)
+
+    if len(inputs) == 1:
+        return inputs[0].map_batches(
+            lambda s: pl.Series(np.asarray(kernel(s.to_numpy(), *args), dtype=np.float64),
+                                nan_to_null=True), return_dtype=pl.Float64)
+    fields = [e.alias(f"in{i}") for i, e in enumerate(inputs)]
+    return pl.struct(fields).map_batches(run, return_dtype=pl.Float64)
