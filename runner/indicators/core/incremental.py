@@ -9,8 +9,11 @@ up). Pure Python with `__slots__`: no polars import on the live path.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
+
+from runner.indicators.statistic.incremental import RollingVariance
 
 TA_EPSILON = 1e-14
 Out = tuple[float | None, ...]
@@ -184,20 +187,21 @@ class Macd:
 
 
 class Bbands:
-    __slots__ = ("k", "mean", "squares")
+    """SMA ± k · deviation, the deviation from the wheel's re-anchored sums."""
+
+    __slots__ = ("k", "mean", "var")
 
     def __init__(self, p: Any) -> None:
         self.mean = RollingMean(p.period)
-        self.squares = RollingMean(p.period)
+        self.var = RollingVariance(p.period)
         self.k = p.stddev
 
     def update(self, close: float) -> Out:
         middle = self.mean.push(close)
-        mean2 = self.squares.push(close * close)
-        if middle is None or mean2 is None:
+        stats = self.var.push(close)
+        if middle is None or stats is None:
             return (None, None, None)
-        var = mean2 - middle * middle
-        sd = 0.0 if var < TA_EPSILON else var ** 0.5
+        sd = math.sqrt(stats[0]) if stats[0] > 0.0 else 0.0
         return (middle + self.k * sd, middle, middle - self.k * sd)
 
 

@@ -6,16 +6,17 @@ incremental class, and both follow TA-Lib's order where it matters for rounding:
 running window sums add the new value, are read, then lose the trailing one; EMAs
 start from the mean of their first `n` inputs and step as `v += k * (x - v)`.
 
-Bollinger bands show why the order matters: the variance comes from running sums of
-x and x², and on flat stretches that leaves rounding noise of ~1e-12 which the
-square root turns into a band width of ~1e-6 — matching TA-Lib to 1e-9 means
-running the same loop.
+Bollinger bands show why the order matters: see `bbands`.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
+
+from runner.indicators.statistic.kernels import variance
 
 TA_EPSILON = 1e-14
 
@@ -238,28 +239,18 @@ def macd(close: Array, fast: int, slow: int, signal: int) -> tuple[Array, Array,
 
 @njit(cache=True)
 def bbands(x: Array, period: int, k: float) -> tuple[Array, Array, Array]:
-    n = x.shape[0]
-    upper = np.full(n, np.nan)
-    middle = np.full(n, np.nan)
-    lower = np.full(n, np.nan)
-    total = 0.0
-    total2 = 0.0
-    for i in range(min(period - 1, n)):
-        total += x[i]
-        total2 += x[i] * x[i]
-    for i in range(period - 1, n):
-        total += x[i]
-        total2 += x[i] * x[i]
-        mean = total / period
-        mean2 = total2 / period
-        trailing = x[i - period + 1]
-        total -= trailing
-        total2 -= trailing * trailing
-        var = mean2 - mean * mean
-        sd = 0.0 if var < TA_EPSILON else np.sqrt(var)
-        middle[i] = mean
-        upper[i] = mean + k * sd
-        lower[i] = mean - k * sd
+    """SMA ± k · the population deviation, which the wheel computes with re-anchored
+    running sums (`statistic.kernels.variance`): plain running sums of x and x² leave
+    rounding noise that the square root turns into ~1e-5 of band width on flat
+    stretches."""
+    middle = rolling_mean(x, period)
+    var, _ = variance(x, period)
+    upper = np.full(x.shape[0], np.nan)
+    lower = np.full(x.shape[0], np.nan)
+    for i in range(period - 1, x.shape[0]):
+        sd = math.sqrt(var[i]) if var[i] > 0.0 else 0.0
+        upper[i] = middle[i] + k * sd
+        lower[i] = middle[i] - k * sd
     return upper, middle, lower
 
 

@@ -32,6 +32,9 @@ CASES: list[Case] = [
     Case("bbands", {"period": 20, "stddev": 2.0},
      {o: (lambda d, i=i: talib.BBANDS(d["close"], 20, 2.0, 2.0, 0)[i])
       for i, o in enumerate(("upper", "middle", "lower"))}, "price"),
+    Case("bbands", {"period": 10, "stddev": 1.5},
+         {o: (lambda d, i=i: talib.BBANDS(d["close"], 10, 1.5, 1.5, 0)[i])
+          for i, o in enumerate(("upper", "middle", "lower"))}, "price"),
     Case("stoch", {"k_period": 5, "k_smooth": 3, "d_period": 3},
      {o: (lambda d, i=i: talib.STOCH(d["high"], d["low"], d["close"], 5, 3, 0, 3, 0)[i])
       for i, o in enumerate(("k", "d"))}, "oscillator"),
