@@ -15,20 +15,11 @@ from runner.indicators.core.definitions import INDICATORS as CORE
 from runner.indicators.cycle.definitions import INDICATORS as CYCLE
 from runner.indicators.directional.definitions import INDICATORS as DIRECTIONAL
 from runner.indicators.oscillators.definitions import INDICATORS as OSCILLATORS
-from runner.indicators.params import HLC, HLCV, PeriodParams, VwapParams
 from runner.indicators.patterns.definitions import INDICATORS as PATTERNS
 from runner.indicators.statistic.definitions import INDICATORS as STATISTIC
 from runner.indicators.volume.definitions import INDICATORS as VOLUME
 
-PLACEHOLDERS: tuple[IndicatorDef, ...] = (
-    IndicatorDef("adx", PeriodParams, lambda p: 2 * p.period - 1, inputs=HLC, group="momentum",
-                 description="Wilder's average directional index", reference="TA-Lib ADX"),
-    IndicatorDef("vwap", VwapParams, lambda p: (p.period or 1) - 1, inputs=HLCV, group="volume",
-                 description="volume-weighted average of the typical price, per UTC day "
-                             "or rolling", reference="TA-Lib VWAP (cumulative)"),
-)
-
 BUILTIN_INDICATORS: tuple[IndicatorDef, ...] = (
     *CORE, *AVERAGES, *DIRECTIONAL, *OSCILLATORS, *VOLUME, *CHANNELS, *STATISTIC, *CYCLE,
-    *PATTERNS, *PLACEHOLDERS,
+    *PATTERNS,
 )

@@ -75,8 +75,3 @@ def period_less_one(p: Any) -> int:
 def zero(p: Any) -> int:
     return 0
 
-
-class VwapParams(Params):
-    period: Annotated[int | None, Field(ge=1, le=100_000,
-                                        description="rolling window in bars; "
-                                                    "none resets at each UTC day")] = None
