@@ -76,3 +76,22 @@ def test_incremental_update_returns_named_outputs() -> None:
     outs = [macd.update({"close": float(c)}) for c in range(1, 10)]
     assert set(outs[0]) == {"macd", "signal", "hist"}
     assert outs[0]["macd"] is None and outs[-1]["macd"] is not None
+
+
+def test_an_indicator_of_an_indicator_equals_talib_chained() -> None:
+    """Pipelines: an EMA over RSI output starts where the RSI does (its warm-up nulls
+    are bars the EMA never saw), which is also how TA-Lib treats leading NaNs."""
+    import talib
+
+    frame = walk(500, seed=9)
+    rsi = compute("rsi", frame, period=14)["value"]
+    chained = compute("ema", pl.DataFrame({"close": rsi}), period=10)["value"]
+    expected = talib.EMA(talib.RSI(frame["close"].to_numpy(), 14), 10)
+    ours = as_array(chained.to_list())
+    assert np.array_equal(np.isnan(ours), np.isnan(expected))
+    assert np.allclose(ours, expected, rtol=1e-12, equal_nan=True)
+    step_rsi = incremental("rsi", period=14)
+    step_ema = incremental("ema", period=10)
+    steps = [step_ema.update({"close": step_rsi.update(bar)["value"]})["value"]
+             for bar in frame.iter_rows(named=True)]
+    assert np.allclose(as_array(steps), expected, rtol=1e-12, equal_nan=True)
