@@ -48,11 +48,16 @@ def validate_plugin_blocks(strategy: Strategy, raw: Mapping[str, Any], registry:
     return out
 
 
+MAX_LISTED = 12
+"""A hint lists the installed names only while the list stays readable."""
+
+
 def unknown_name(source: SourceMap, path: KeyPath, kind: str, name: str,
                  known: Sequence[str], install_hint: str) -> Diagnostic:
     pos = source.value_pos(path)
-    hint = suggest(name, known) or (
-        f"installed: {', '.join(sorted(known))}; {install_hint}" if known else install_hint)
+    listing = (f"installed: {', '.join(sorted(known))}" if len(known) <= MAX_LISTED
+               else f"{len(known)} installed")
+    hint = suggest(name, known) or (f"{listing}; {install_hint}" if known else install_hint)
     # no package name is suggested: guessing "runner-<typo>" invites typo-squatting
     return Diagnostic(Severity.ERROR, "unknown-type", f'unknown {kind} "{name}"', source.file,
                       pos.line, pos.column, format_path(path), hint, len(name))
