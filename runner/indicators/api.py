@@ -82,6 +82,9 @@ def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
     """One column per output (`value` for a single-output indicator), one row per bar."""
     import polars as pl
 
+    from runner.indicators.columns import keep_freed_memory
+
+    keep_freed_memory()  # kernels' column-sized arrays: see its docstring
     definition = _definition(name, registry)
     p = validate_params(definition, params)
     if definition.batch is None:

