@@ -55,11 +55,15 @@ def _ma_field(default: str, what: str) -> Any:
     return Field(default=default, description=f"{what}: {MA_DESCRIPTION}")
 
 
+MAVP_MAX = 1000
+"""MAVP keeps an average per period in [min_period, max_period] running (live, any
+bar may ask for any of them), so its periods are capped well below TA-Lib's 100000."""
+
 Window = Annotated[int, Field(ge=1, le=100_000, description="bars in the window")]
 
 
 class ApoParams(FastSlowParams):
-    ma: MaKind = _ma_field("sma", "type of both averages")
+    ma: MaKind = _ma_field("ema", "type of both averages")
 
 
 class PvoParams(FastSlowParams):
@@ -100,9 +104,9 @@ class KdjParams(Params):
 
 
 class MavpParams(Params):
-    min_period: Annotated[int, Field(ge=2, le=100_000,
+    min_period: Annotated[int, Field(ge=1, le=MAVP_MAX,
                                      description="shorter periods are raised to this")] = 2
-    max_period: Annotated[int, Field(ge=2, le=100_000,
+    max_period: Annotated[int, Field(ge=1, le=MAVP_MAX,
                                      description="longer periods are cut to this; "
                                                  "sets the lookback")] = 30
     ma: MaKind = _ma_field("sma", "type of the average")
@@ -173,4 +177,7 @@ INDICATORS: tuple[IndicatorDef, ...] = (
               + ma_lookback(p.d_ma, p.d_period), inc.Kdj,
               "KDJ: a slow stochastic (Wilder averages) with J = 3 K - 2 D", inputs=HLC,
               outputs=("k", "d", "j"), group="momentum", reference="TA-Lib KDJ"),
+    _averages("mavp", MavpParams, lambda p: ma_lookback(p.ma, p.max_period), inc.Mavp,
+              "moving average whose period is read from a series, bar by bar",
+              inputs=("close", "periods"), group="overlap", reference="TA-Lib MAVP"),
 )

@@ -16,7 +16,7 @@ import math
 from collections import deque
 from typing import Any, ClassVar, Protocol
 
-from runner.indicators.core.incremental import TA_EPSILON, Out, RollingMean, SeededEwm
+from runner.indicators.core.incremental import TA_EPSILON, Out, RollingMean
 
 KAMA_FAST = 2.0 / (2.0 + 1.0)
 KAMA_SLOW = 2.0 / (30.0 + 1.0)
@@ -99,26 +99,39 @@ class WeightedMean:
 
 
 class Ewm:
-    """An EMA-like recursion with the seed of TA-Lib (the mean of the first `n`)."""
+    """An EMA-like recursion with the seed of TA-Lib (the mean of the first `n`),
+    stepping as `kernels.ewm_into` does: v (1 - alpha) + alpha x."""
 
-    __slots__ = ("ewm",)
+    __slots__ = ("alpha", "keep", "n", "seed", "seen", "value")
 
     def __init__(self, n: int, alpha: float) -> None:
-        self.ewm = SeededEwm(n, alpha)
+        self.n = n
+        self.alpha = alpha
+        self.keep = 1.0 - alpha
+        self.seen = 0
+        self.seed = 0.0
+        self.value: float | None = None
 
     def push(self, x: float) -> float | None:
-        return self.ewm.push(x)
+        if self.value is None:
+            self.seed += x
+            self.seen += 1
+            if self.seen == self.n:
+                self.value = self.seed / self.n
+            return self.value
+        self.value = self.value * self.keep + self.alpha * x
+        return self.value
 
 
 class ChainedEwm:
     """`depth` EMAs, each fed the previous one's values from its first; returns them
     all once the deepest has a value (DEMA, TEMA, T3). Combined in the order of
-    `kernels.ewm_chain`, shallowest first."""
+    `kernels.chain_into`, shallowest first."""
 
     __slots__ = ("stages",)
 
     def __init__(self, n: int, depth: int) -> None:
-        self.stages = [SeededEwm(n, 2.0 / (n + 1)) for _ in range(depth)]
+        self.stages = [Ewm(n, 2.0 / (n + 1)) for _ in range(depth)]
 
     def push_all(self, x: float) -> list[float] | None:
         values: list[float] = []
@@ -248,7 +261,7 @@ class Zlema:
 
     def __init__(self, n: int) -> None:
         self.window: deque[float] = deque(maxlen=(n - 1) // 2 + 1)
-        self.ewm = SeededEwm(n, 2.0 / (n + 1))
+        self.ewm = Ewm(n, 2.0 / (n + 1))
 
     def push(self, x: float) -> float | None:
         self.window.append(x)
@@ -430,8 +443,8 @@ class Macdfix(_Macd):
     __slots__ = ()
 
     def __init__(self, p: Any) -> None:
-        super().__init__(SeededEwm(12, 0.15), 26 - 12, SeededEwm(26, 0.075), 0,
-                         SeededEwm(p.signal, 2.0 / (p.signal + 1)))
+        super().__init__(Ewm(12, 0.15), 26 - 12, Ewm(26, 0.075), 0,
+                         Ewm(p.signal, 2.0 / (p.signal + 1)))
 
 
 class Macdext(_Macd):
@@ -449,13 +462,19 @@ class Macdext(_Macd):
 # ---- stochastics ------------------------------------------------------------------
 
 
+RSI_FLAT = 1e-12
+"""See `kernels.RSI_FLAT`."""
+
+
 class _FastK:
-    """TA-Lib's raw %K over the last `n` bars."""
+    """TA-Lib's raw %K over the last `n` bars, 0 where its divisor is 0 (its `!= 0`
+    test) or the range is within `flat` of the extremes."""
 
-    __slots__ = ("highs", "lows", "n")
+    __slots__ = ("flat", "highs", "lows", "n")
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, flat: float = 0.0) -> None:
         self.n = n
+        self.flat = flat
         self.highs: deque[float] = deque(maxlen=n)
         self.lows: deque[float] = deque(maxlen=n)
 
@@ -466,9 +485,10 @@ class _FastK:
             return None
         lowest = min(self.lows)
         highest = max(self.highs)
-        if abs(highest - lowest) <= TA_EPSILON * (abs(highest) + abs(lowest)):
+        diff = (highest - lowest) / 100.0
+        if diff == 0.0 or abs(highest - lowest) <= self.flat * (abs(highest) + abs(lowest)):
             return 0.0
-        return (close - lowest) / ((highest - lowest) / 100.0)
+        return (close - lowest) / diff
 
 
 class Stochf:
@@ -491,7 +511,7 @@ class Stochrsi:
         from runner.indicators.core.incremental import Rsi
 
         self.rsi = Rsi(p)
-        self.fast_k = _FastK(p.k_period)
+        self.fast_k = _FastK(p.k_period, RSI_FLAT)
         self.d = make_average(p.d_ma, p.d_period)
 
     def update(self, close: float) -> Out:
@@ -516,3 +536,49 @@ class Kdj:
         if k is None or d is None:
             return (None, None, None)
         return (k, d, 3.0 * k - 2.0 * d)
+
+
+# ---- variable period --------------------------------------------------------------
+
+
+def clamp_period(value: float, low: int, high: int) -> int:
+    """TA-Lib's (int) truncation of a period, clamped to [low, high]; NaN gives low."""
+    if value >= high:
+        return high
+    if not value >= low:
+        return low
+    return int(value)
+
+
+class Mavp:
+    """An averager per period in [min_period, max_period], all fed every bar, so any
+    bar can read the one its period asks for: O(max_period) per bar. As in TA-Lib,
+    the averager of period p starts `ma_lookback(p)` bars before the first output,
+    not at the first bar (see `kernels.mavp`)."""
+
+    __slots__ = ("bars", "begin", "high", "kind", "low", "pending", "running", "values")
+
+    def __init__(self, p: Any) -> None:
+        self.kind: str = p.ma
+        self.low, self.high = p.min_period, p.max_period
+        self.begin = ma_lookback(p.ma, self.high)
+        # (first bar, period), latest start first, so starting ones pop off the end
+        self.pending = sorted(((self.begin - ma_lookback(p.ma, q), q)
+                               for q in range(self.low, self.high + 1)), reverse=True)
+        self.running: list[tuple[int, Averager]] = []
+        self.values: dict[int, float | None] = {}
+        self.bars = 0
+
+    def update(self, close: float, periods: float) -> Out:
+        bar = self.bars
+        self.bars += 1
+        pending = self.pending
+        while pending and pending[-1][0] <= bar:
+            _, q = pending.pop()
+            self.running.append((q, make_average(self.kind, q)))
+        values = self.values
+        for q, avg in self.running:
+            values[q] = avg.push(close)
+        if bar < self.begin:
+            return (None,)
+        return (values[clamp_period(periods, self.low, self.high)],)

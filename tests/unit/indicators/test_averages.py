@@ -6,10 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import polars as pl
+import pytest
 import talib
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.indicators.oracle import Case, Reference, case_test, parity_test, reference_test
+from runner.errors import ConfigError
+from tests.unit.indicators.oracle import (
+    FRAMES,
+    REL,
+    Case,
+    Reference,
+    assert_close,
+    batch_column,
+    case_id,
+    case_test,
+    incremental_column,
+    parity_test,
+    reference_test,
+    talib_on,
+    walk,
+)
 
 MA_TYPES = {"sma": 0, "ema": 1, "wma": 2, "dema": 3, "tema": 4, "trima": 5, "kama": 6,
             "t3": 8, "hma": 9, "zlema": 12, "rma": 13}
@@ -60,6 +79,10 @@ CASES: list[Case] = [
     *(_ma(10, kind) for kind in MA_TYPES),
     _ma(1, "kama"),
     _ma(2, "t3"),
+    # the defaults: 12/26 EMAs, TA-Lib's APO/PPO matype 1
+    *(Case(name, {}, {"value": (lambda d, fn=fn: fn(d["close"]))},
+           "price" if name == "apo" else "oscillator")
+      for name, fn in (("apo", talib.APO), ("ppo", talib.PPO))),
     *(_two(name, fast, slow, kind) for name in ("apo", "ppo")
       for fast, slow, kind in ((12, 26, "sma"), (5, 13, "ema"), (5, 13, "kama"),
                                (3, 10, "t3"), (9, 20, "hma"))),
@@ -103,6 +126,7 @@ REFERENCES: list[Reference] = [
     Reference("stochf", {}, "d", "stochf_fastd", "oscillator"),
     Reference("stochrsi", {}, "k", "stochrsi_fastk", "oscillator"),
     Reference("stochrsi", {}, "d", "stochrsi_fastd", "oscillator"),
+    # recorded with matype=0; our default is TA-Lib's (EMA), so SMA is asked for
     Reference("ppo", {"fast": 12, "slow": 26, "ma": "sma"}, "value", "ppo", "oscillator"),
     Reference("apo", {"fast": 12, "slow": 26, "ma": "sma"}, "value", "apo"),
 ]
@@ -135,3 +159,101 @@ PARITY: dict[str, st.SearchStrategy[dict[str, Any]]] = {
                                   "d_period": st.integers(1, 8), "d_ma": KINDS}),
 }
 test_incremental_equals_batch = parity_test(PARITY, max_examples=10)
+
+
+# --- mavp: the frames get a per-bar `periods` column --------------------------------
+
+
+def _periods(n: int, seed: int) -> np.ndarray:
+    """Periods from below any minimum to above any maximum, with fractions (TA-Lib
+    truncates them) and runs of one value, as a regime-switching input would give."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-3, 45, n) + rng.random(n)
+    runs = rng.random(n) < 0.7
+    for i in range(1, n):
+        if runs[i]:
+            values[i] = values[i - 1]
+    return values
+
+
+def _with_periods(frame: pl.DataFrame, seed: int = 11) -> pl.DataFrame:
+    return frame.with_columns(pl.Series("periods", _periods(frame.height, seed)))
+
+
+def _mavp(low: int, high: int, kind: str) -> Case:
+    return Case("mavp", {"min_period": low, "max_period": high, "ma": kind},
+                {"value": lambda d: talib.MAVP(d["close"], d["periods"], low, high,
+                                               MA_TYPES[kind])}, "price")
+
+
+MAVP_CASES: list[Case] = [
+    Case("mavp", {}, {"value": lambda d: talib.MAVP(d["close"], d["periods"])}, "price"),
+    _mavp(5, 12, "ema"),
+    _mavp(1, 7, "kama"),
+    _mavp(2, 9, "t3"),
+    _mavp(4, 25, "hma"),
+    _mavp(3, 14, "zlema"),
+    _mavp(2, 16, "trima"),
+    _mavp(6, 10, "dema"),
+    _mavp(2, 11, "wma"),
+    _mavp(3, 8, "tema"),
+    _mavp(2, 20, "rma"),
+]
+# not in case_test above: their frames need the `periods` column
+CASES = CASES + MAVP_CASES
+
+
+@pytest.mark.parametrize("frame_name", sorted(FRAMES))
+@pytest.mark.parametrize("case", MAVP_CASES, ids=case_id)
+def test_mavp_equal_to_talib(case: Case, frame_name: str) -> None:
+    frame = _with_periods(FRAMES[frame_name])
+    ref = talib_on(frame, case.outputs["value"])
+    scale = float(frame["close"].abs().median())  # type: ignore[arg-type]
+    for ours, form in ((batch_column("mavp", frame, "value", **case.params), "batch"),
+                       (incremental_column("mavp", frame, "value", **case.params),
+                        "incremental")):
+        assert_close(ours, ref, scale, f"mavp {form} on {frame_name}")
+
+
+def test_mavp_seeds_each_period_where_the_longest_starts() -> None:
+    """TA-Lib's quirk, kept: an EMA of period 3 inside MAVP(max 10) is seeded on the
+    3 bars ending at bar 9 (MAVP's first output), not on bars 0-2, so it differs
+    from EMA(3) of the whole series."""
+    close = np.array([1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 5.0, 10.0, 0.0])
+    frame = pl.DataFrame({"close": close, "periods": np.full(12, 3.0)})
+    # seed (6 + 5 + 5) / 3 = 16/3 at bar 9; then +0.5 (10 - v), +0.5 (0 - v)
+    seed = 16.0 / 3.0
+    expected = [seed, seed + 0.5 * (10.0 - seed), 0.5 * (seed + 0.5 * (10.0 - seed))]
+    for form in (batch_column("mavp", frame, "value", max_period=10, ma="ema"),
+                 incremental_column("mavp", frame, "value", max_period=10, ma="ema")):
+        assert np.isnan(form[:9]).all()
+        assert form[9:] == pytest.approx(expected, rel=1e-12)
+
+
+def test_mavp_rejects_a_maximum_below_the_minimum() -> None:
+    with pytest.raises(ConfigError) as info:
+        batch_column("mavp", _with_periods(walk(40, seed=1)), "value", min_period=10,
+                     max_period=5)
+    assert "max_period (5) must be at least min_period (10)" in str(info.value)
+
+
+MAVP_PARITY = st.tuples(st.integers(1, 12), st.integers(0, 20), KINDS).map(
+    lambda t: {"min_period": t[0], "max_period": t[0] + t[1], "ma": t[2]})
+
+
+@settings(max_examples=10, deadline=None)
+@given(params=MAVP_PARITY, seed=st.integers(0, 2**16), flat=st.booleans(),
+       scale=st.sampled_from([1e-4, 1.0, 100.0, 5e5]))
+def test_mavp_incremental_equals_batch(params: dict[str, Any], seed: int, flat: bool,
+                                       scale: float) -> None:
+    frame = _with_periods(walk(300, seed=seed, flat=flat, scale=scale, gaps=True), seed)
+    batch = batch_column("mavp", frame, "value", **params)
+    step = incremental_column("mavp", frame, "value", **params)
+    assert np.array_equal(np.isnan(batch), np.isnan(step))
+    ok = ~np.isnan(batch)
+    assert (np.abs(batch[ok] - step[ok]) <= np.maximum(REL * np.abs(batch[ok]),
+                                                        REL * scale * 100)).all()
+
+
+# checked by test_mavp_incremental_equals_batch (its frames need the `periods` column)
+PARITY = {**PARITY, "mavp": MAVP_PARITY}
