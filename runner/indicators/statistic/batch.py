@@ -21,9 +21,10 @@ Columns = Callable[..., tuple[np.ndarray, ...]]
 
 
 def _kernel(inputs: Inputs, roles: tuple[str, ...], outputs: tuple[str, ...],
-            fn: Columns) -> Outputs:
+            fn: Columns) -> Outputs | pl.Expr:
     """Run `fn(*columns)` over the input columns; it returns one array per output,
-    NaN where TA-Lib has no value."""
+    NaN where TA-Lib has no value. Several outputs come back as one struct
+    expression, so `fn` runs once (see `runner.indicators.columns`)."""
     def run(s: pl.Series) -> pl.Series:
         cols = [np.ascontiguousarray(s.struct.field(r).cast(pl.Float64).to_numpy())
                 for r in roles]
@@ -33,10 +34,10 @@ def _kernel(inputs: Inputs, roles: tuple[str, ...], outputs: tuple[str, ...],
 
     dtype = pl.Struct(dict.fromkeys(outputs, pl.Float64))
     packed = pl.struct([inputs[r].alias(r) for r in roles]).map_batches(run, return_dtype=dtype)
-    return {o: packed.struct.field(o) for o in outputs}
+    return {outputs[0]: packed.struct.field(outputs[0])} if len(outputs) == 1 else packed
 
 
-def _close(inputs: Inputs, fn: Callable[[np.ndarray], np.ndarray]) -> Outputs:
+def _close(inputs: Inputs, fn: Callable[[np.ndarray], np.ndarray]) -> Outputs | pl.Expr:
     """One output from the close alone: no struct packing needed."""
     def run(s: pl.Series) -> pl.Series:
         x = np.ascontiguousarray(s.cast(pl.Float64).to_numpy())
@@ -45,25 +46,25 @@ def _close(inputs: Inputs, fn: Callable[[np.ndarray], np.ndarray]) -> Outputs:
     return {"value": inputs["close"].map_batches(run, return_dtype=pl.Float64)}
 
 
-def stddev(inputs: Inputs, p: Any) -> Outputs:
+def stddev(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import stddev as kernel
 
     return _close(inputs, lambda x: kernel(x, p.period, float(p.deviations)))
 
 
-def var(inputs: Inputs, p: Any) -> Outputs:
+def var(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import variance
 
     return _close(inputs, lambda x: variance(x, p.period)[0])
 
 
-def avgdev(inputs: Inputs, p: Any) -> Outputs:
+def avgdev(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import avgdev as kernel
 
     return _close(inputs, lambda x: kernel(x, p.period))
 
 
-def _line(inputs: Inputs, p: Any, at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Outputs:
+def _line(inputs: Inputs, p: Any, at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Outputs | pl.Expr:
     """An output of the least-squares line over the window, from its slope and its
     intercept at the oldest bar."""
     from runner.indicators.statistic.kernels import linreg
@@ -75,27 +76,27 @@ def _line(inputs: Inputs, p: Any, at: Callable[[np.ndarray, np.ndarray], np.ndar
     return _close(inputs, run)
 
 
-def linearreg(inputs: Inputs, p: Any) -> Outputs:
+def linearreg(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     return _line(inputs, p, lambda m, b: b + m * float(p.period - 1))
 
 
-def linearreg_slope(inputs: Inputs, p: Any) -> Outputs:
+def linearreg_slope(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     return _line(inputs, p, lambda m, b: m)
 
 
-def linearreg_angle(inputs: Inputs, p: Any) -> Outputs:
+def linearreg_angle(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     return _line(inputs, p, lambda m, b: np.arctan(m) * (180.0 / math.pi))
 
 
-def linearreg_intercept(inputs: Inputs, p: Any) -> Outputs:
+def linearreg_intercept(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     return _line(inputs, p, lambda m, b: b)
 
 
-def tsf(inputs: Inputs, p: Any) -> Outputs:
+def tsf(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     return _line(inputs, p, lambda m, b: b + m * float(p.period))
 
 
-def fosc(inputs: Inputs, p: Any) -> Outputs:
+def fosc(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     """The close against the forecast the previous bar made for it, in percent;
     0 on a zero close (TA-Lib's `!= 0` test)."""
     from runner.indicators.statistic.kernels import linreg
@@ -110,7 +111,7 @@ def fosc(inputs: Inputs, p: Any) -> Outputs:
     return _close(inputs, run)
 
 
-def beta(inputs: Inputs, p: Any) -> Outputs:
+def beta(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     """TA-Lib's BETA(a, b) regresses b's returns on a's, so the benchmark goes first."""
     from runner.indicators.statistic.kernels import beta as kernel
 
@@ -118,32 +119,33 @@ def beta(inputs: Inputs, p: Any) -> Outputs:
                    lambda bench, close: (kernel(bench, close, p.period),))
 
 
-def correl(inputs: Inputs, p: Any) -> Outputs:
+def correl(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import correl as kernel
 
     return _kernel(inputs, ("close", "other"), ("value",),
                    lambda x, y: (kernel(x, y, p.period),))
 
 
-def maxindex(inputs: Inputs, p: Any) -> Outputs:
+def maxindex(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import extreme_index
 
     return _close(inputs, lambda x: extreme_index(x, p.period, True)[0])
 
 
-def minindex(inputs: Inputs, p: Any) -> Outputs:
+def minindex(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import extreme_index
 
     return _close(inputs, lambda x: extreme_index(x, p.period, False)[0])
 
 
-def minmax(inputs: Inputs, p: Any) -> Outputs:
-    from runner.indicators.statistic.kernels import minmax as kernel
+def minmax(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
+    from runner.indicators.core.kernels import rolling_max, rolling_min
 
-    return _kernel(inputs, ("close",), ("min", "max"), lambda x: kernel(x, p.period)[2:])
+    return _kernel(inputs, ("close",), ("min", "max"),
+                   lambda x: (rolling_min(x, p.period), rolling_max(x, p.period)))
 
 
-def minmaxindex(inputs: Inputs, p: Any) -> Outputs:
+def minmaxindex(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import minmax as kernel
 
     return _kernel(inputs, ("close",), ("min", "max"), lambda x: kernel(x, p.period)[:2])
@@ -156,20 +158,20 @@ def percentile_rank_of(period: int, percentile: float) -> int:
     return min(max(rank, 1), period)
 
 
-def percentile(inputs: Inputs, p: Any) -> Outputs:
+def percentile(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import percentile as kernel
 
     rank = percentile_rank_of(p.period, p.percentile)
     return _close(inputs, lambda x: kernel(x, p.period, rank))
 
 
-def percent_rank(inputs: Inputs, p: Any) -> Outputs:
+def percent_rank(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     from runner.indicators.statistic.kernels import percent_rank as kernel
 
     return _close(inputs, lambda x: kernel(x, p.period))
 
 
-def zscore(inputs: Inputs, p: Any) -> Outputs:
+def zscore(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     """Z-score of the close within its window (not in TA-Lib).
 
     z = (x - mean) / sd, where mean and sd are the population mean and standard
