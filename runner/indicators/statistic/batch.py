@@ -64,7 +64,8 @@ def avgdev(inputs: Inputs, p: Any) -> Outputs | pl.Expr:
     return _close(inputs, lambda x: kernel(x, p.period))
 
 
-def _line(inputs: Inputs, p: Any, at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Outputs | pl.Expr:
+def _line(inputs: Inputs, p: Any,
+          at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Outputs | pl.Expr:
     """An output of the least-squares line over the window, from its slope and its
     intercept at the oldest bar."""
     from runner.indicators.statistic.kernels import linreg
