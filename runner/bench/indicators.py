@@ -70,10 +70,10 @@ def _talib_call(d: IndicatorDef, arrays: dict[str, np.ndarray]) -> Callable[[], 
     if not reference.startswith("TA-Lib "):
         return None
     fname = reference.removeprefix("TA-Lib ").split()[0]
-    from talib import abstract  # type: ignore[attr-defined]
+    from talib import abstract
 
     try:
-        fn = abstract.Function(fname)
+        fn = abstract.Function(fname)  # type: ignore[attr-defined]
     except Exception:  # TA-Lib raises a bare Exception for an unknown name
         return None
     names = dict(fn.input_names)
