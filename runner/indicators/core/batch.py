@@ -24,26 +24,10 @@ from runner.indicators.core import kernels as k
 
 Inputs = Mapping[str, pl.Expr]
 Outputs = dict[str, pl.Expr]
-TA_EPSILON = 1e-14
 
 
 def _hlc(inputs: Inputs) -> list[pl.Expr]:
     return [inputs["high"], inputs["low"], inputs["close"]]
-
-
-def _index() -> pl.Expr:
-    return pl.int_range(0, pl.len(), dtype=pl.Int64)
-
-
-def seeded_ewm(x: pl.Expr, period: int, alpha: float, offset: int = 0) -> pl.Expr:
-    """An EWM whose first value, at row `offset + period - 1`, is the mean of the
-    `period` values ending there (TA-Lib's seed), and recursive afterwards."""
-    idx = _index()
-    first = offset + period - 1
-    seeded = (pl.when(idx == first).then(x.rolling_mean(period))
-              .when(idx > first).then(x)
-              .otherwise(None))
-    return seeded.ewm_mean(alpha=alpha, adjust=False, ignore_nulls=True)
 
 
 def sma(inputs: Inputs, p: Any) -> Outputs:
@@ -57,14 +41,6 @@ def ema(inputs: Inputs, p: Any) -> Outputs:
 
 def wma(inputs: Inputs, p: Any) -> Outputs:
     return {"value": kernel_column(k.wma, [inputs["close"]], p.period)}
-
-
-def trange(inputs: Inputs) -> pl.Expr:
-    high, low, close = inputs["high"], inputs["low"], inputs["close"]
-    prev = close.shift(1)
-    # the first bar has no previous close: TA-Lib's TRANGE starts at the second
-    return pl.when(_index() > 0).then(pl.max_horizontal(high, prev)
-                                      - pl.min_horizontal(low, prev))
 
 
 def atr(inputs: Inputs, p: Any) -> Outputs:
