@@ -70,33 +70,33 @@ def seeded_ewm(x: Array, n: int, k: float, start: int) -> Array:
 @njit(cache=True)
 def rolling_max(x: Array, n: int) -> Array:
     """Highest of the last n values in O(1) per bar whatever n (van Herk/Gil-Werman):
-    cut the series into blocks of n; a window then spans the tail of one block and
-    the head of the next, whose running maxima from the block edges are precomputed.
-    Rescanning a window whenever its maximum leaves is O(n) per bar in a downtrend."""
+    cut the series into blocks of n; a window then spans the tail of the previous
+    block and the head of the current one, so the answer is the larger of the
+    previous block's maximum from an offset onwards (kept in an n-slot buffer) and
+    the current block's running maximum. Rescanning a window whenever its maximum
+    leaves is O(n) per bar in a downtrend."""
     size = x.shape[0]
     out = np.full(size, np.nan)
     if n > size:
         return out
-    head = np.empty(size)
-    tail = np.empty(size)
+    tail = np.empty(n)
     for start in range(0, size, n):
         end = min(start + n, size)
         m = x[start]
-        head[start] = m
-        for i in range(start + 1, end):
+        for i in range(start, end):
             v = x[i]
             m = v if v > m else m
-            head[i] = m
+            o = i - start
+            if o == n - 1:
+                out[i] = m
+            elif i >= n - 1:
+                a = tail[o + 1]
+                out[i] = a if a > m else m
         m = x[end - 1]
-        tail[end - 1] = m
-        for i in range(end - 2, start - 1, -1):
+        for i in range(end - 1, start - 1, -1):
             v = x[i]
             m = v if v > m else m
-            tail[i] = m
-    for i in range(n - 1, size):
-        a = tail[i - n + 1]
-        b = head[i]
-        out[i] = a if a > b else b
+            tail[i - start] = m
     return out
 
 
@@ -107,38 +107,42 @@ def rolling_min(x: Array, n: int) -> Array:
     out = np.full(size, np.nan)
     if n > size:
         return out
-    head = np.empty(size)
-    tail = np.empty(size)
+    tail = np.empty(n)
     for start in range(0, size, n):
         end = min(start + n, size)
         m = x[start]
-        head[start] = m
-        for i in range(start + 1, end):
+        for i in range(start, end):
             v = x[i]
             m = v if v < m else m
-            head[i] = m
+            o = i - start
+            if o == n - 1:
+                out[i] = m
+            elif i >= n - 1:
+                a = tail[o + 1]
+                out[i] = a if a < m else m
         m = x[end - 1]
-        tail[end - 1] = m
-        for i in range(end - 2, start - 1, -1):
+        for i in range(end - 1, start - 1, -1):
             v = x[i]
             m = v if v < m else m
-            tail[i] = m
-    for i in range(n - 1, size):
-        a = tail[i - n + 1]
-        b = head[i]
-        out[i] = a if a < b else b
+            tail[i - start] = m
     return out
 
 
 @njit(cache=True)
 def midpoint(x: Array, n: int) -> Array:
-    out: Array = (rolling_max(x, n) + rolling_min(x, n)) / 2.0
+    out = rolling_max(x, n)
+    low = rolling_min(x, n)
+    for i in range(n - 1, x.shape[0]):
+        out[i] = (out[i] + low[i]) / 2.0
     return out
 
 
 @njit(cache=True)
 def midprice(high: Array, low: Array, n: int) -> Array:
-    out: Array = (rolling_max(high, n) + rolling_min(low, n)) / 2.0
+    out = rolling_max(high, n)
+    lowest = rolling_min(low, n)
+    for i in range(n - 1, high.shape[0]):
+        out[i] = (out[i] + lowest[i]) / 2.0
     return out
 
 
