@@ -95,6 +95,13 @@ def compute(name: str, frame: pl.DataFrame, *, registry: Registry | None = None,
         raise ConfigError([Diagnostic(Severity.ERROR, "missing-field",
                                       f"the frame has no column {', '.join(missing)}", "<api>",
                                       1, 1)])
+    wrong = [f"{c} ({frame.schema[c]})" for c in definition.inputs
+             if not (frame.schema[c].is_numeric() or frame.schema[c] == pl.Null
+                     or (c == TIME_ROLE and frame.schema[c].is_temporal()))]
+    if wrong:
+        raise ConfigError([Diagnostic(Severity.ERROR, "invalid-type",
+                                      f"indicator inputs must be numeric: {', '.join(wrong)}",
+                                      "<api>", 1, 1)])
     inputs = {role: _input_column(role, frame.schema[role]) for role in definition.inputs}
     exprs = definition.batch(inputs, p)
     if not any(frame[c].null_count() for c in definition.inputs):

@@ -95,3 +95,16 @@ def test_an_indicator_of_an_indicator_equals_talib_chained() -> None:
     steps = [step_ema.update({"close": step_rsi.update(bar)["value"]})["value"]
              for bar in frame.iter_rows(named=True)]
     assert np.allclose(as_array(steps), expected, rtol=1e-12, equal_nan=True)
+
+
+def test_bad_frames_get_errors_not_tracebacks() -> None:
+    with pytest.raises(ConfigError) as info:
+        compute("atr", walk(10, seed=1).drop("high"))
+    assert "the frame has no column high" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        compute("sma", pl.DataFrame({"close": ["1", "2"]}))
+    assert "indicator inputs must be numeric: close (String)" in str(info.value)
+    empty = compute("macd", walk(10, seed=1).head(0))
+    assert empty.columns == ["macd", "signal", "hist"] and empty.height == 0
+    short = compute("sma", walk(3, seed=1), period=10)
+    assert short["value"].null_count() == 3
