@@ -108,3 +108,21 @@ def test_bad_frames_get_errors_not_tracebacks() -> None:
     assert empty.columns == ["macd", "signal", "hist"] and empty.height == 0
     short = compute("sma", walk(3, seed=1), period=10)
     assert short["value"].null_count() == 3
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 5])
+def test_every_indicator_survives_frames_shorter_than_its_warm_up(rows: int) -> None:
+    """Kernels index without bounds checks: frames shorter than any window must give
+    all-null columns of the right length, in both forms, not garbage or a crash."""
+    frame = walk(max(rows, 1), seed=3).head(rows).with_columns(
+        time=pl.int_range(0, pl.len()).cast(pl.Float64) * 3_600_000.0,
+        benchmark=pl.col("open"), other=pl.col("open"), periods=pl.lit(5.0))
+    for name, d in sorted(BUILTIN.items()):
+        out = compute(name, frame)
+        assert out.columns == list(d.outputs) and out.height == rows, name
+        warm = d.lookback(d.params.model_validate({}))
+        if rows <= warm:
+            assert all(out[c].null_count() == rows for c in out.columns), name
+        ind = incremental(name)
+        for bar in frame.iter_rows(named=True):
+            assert set(ind.update(bar)) == set(d.outputs), name
