@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numba import njit
 
+from runner.indicators.core.kernels import rsi_into
+
 Array = np.ndarray
 
 TA_EPSILON = 1e-14
@@ -623,25 +625,7 @@ def stochrsi(close: Array, period: int, k_period: int, d_period: int,
     k, d = block[0], block[1]
     rsi = d
     _nan_before(rsi, period)
-    alpha = 1.0 / period
-    gain = 0.0
-    loss = 0.0
-    for i in range(1, n):
-        change = close[i] - close[i - 1]
-        up = change if change > 0 else 0.0
-        down = -change if change < 0 else 0.0
-        if i < period:
-            gain += up
-            loss += down
-            continue
-        if i == period:
-            gain = (gain + up) / period
-            loss = (loss + down) / period
-        else:
-            gain += alpha * (up - gain)
-            loss += alpha * (down - loss)
-        total = gain + loss
-        rsi[i] = 0.0 if abs(total) < TA_EPSILON else 100.0 * gain / total
+    rsi_into(close, period, rsi)
     fast_k_into(rsi, rsi, rsi, period, k_period, RSI_FLAT, k)
     average_into(k, d_code, d_period, d)
     _nan_before(k, period + k_period - 1 + lookback(d_code, d_period))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from runner.indicators.statistic.kernels import two_pass_sums
+
 TA_EPSILON = 1e-14
 
 @njit(cache=True)
@@ -161,17 +163,6 @@ def massi(high: np.ndarray, low: np.ndarray, fast: int, slow: int, out: np.ndarr
 
 
 @njit(cache=True)
-def _window_sums(x: np.ndarray, first: int, last: int, shift: float) -> tuple[float, float]:
-    s1 = 0.0
-    s2 = 0.0
-    for j in range(first, last + 1):
-        d = x[j] - shift
-        s1 += d
-        s2 += d * d
-    return s1, s2
-
-
-@njit(cache=True)
 def rvi(x: np.ndarray, period: int, sd_period: int, out: np.ndarray) -> None:
     """Relative volatility index; see `batch.rvi` for the definition. The
     deviation is TA-Lib's: running sums of x - shift, with the shift re-anchored
@@ -185,7 +176,7 @@ def rvi(x: np.ndarray, period: int, sd_period: int, out: np.ndarray) -> None:
     w_beta = (period - 1) / period
     w_alpha = 1.0 - w_beta
     shift = x[0]
-    s1, s2 = _window_sums(x, 0, m - 2, shift)
+    s1, s2 = two_pass_sums(x, 0, m - 2, shift)
     peak = s2
     countdown = 32 * m
     up = 0.0
@@ -209,12 +200,12 @@ def rvi(x: np.ndarray, period: int, sd_period: int, out: np.ndarray) -> None:
             for j in range(first, today + 1):
                 total += x[j]
             shift = total * inv
-            s1, s2 = _window_sums(x, first, today, shift)
+            s1, s2 = two_pass_sums(x, first, today, shift)
             mean = s1 * inv
             var = s2 * inv - mean * mean
             if var < 0.000001 * (s2 * inv):
                 shift = x[today]
-                s1, s2 = _window_sums(x, first, today, shift)
+                s1, s2 = two_pass_sums(x, first, today, shift)
                 mean = s1 * inv
                 var = s2 * inv - mean * mean
             peak = s2

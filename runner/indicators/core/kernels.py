@@ -214,14 +214,14 @@ def natr(high: Array, low: Array, close: Array, n: int) -> Array:
 
 
 @njit(cache=True)
-def rsi(close: Array, n: int) -> Array:
-    """Wilder's averages of gains and losses, seeded with their first means."""
-    size = close.shape[0]
-    out = np.full(size, np.nan)
+def rsi_into(close: Array, n: int, out: Array) -> None:
+    """Wilder's averages of gains and losses, seeded with their first means, written
+    into `out` from row n on (the rows before are the caller's: STOCHRSI reuses a
+    column it already holds)."""
     k = 1.0 / n
     gain = 0.0
     loss = 0.0
-    for i in range(1, size):
+    for i in range(1, close.shape[0]):
         diff = close[i] - close[i - 1]
         up = diff if diff > 0 else 0.0
         down = -diff if diff < 0 else 0.0
@@ -237,6 +237,12 @@ def rsi(close: Array, n: int) -> Array:
             loss += k * (down - loss)
         total = gain + loss
         out[i] = 0.0 if abs(total) < TA_EPSILON else 100.0 * gain / total
+
+
+@njit(cache=True)
+def rsi(close: Array, n: int) -> Array:
+    out = np.full(close.shape[0], np.nan)
+    rsi_into(close, n, out)
     return out
 
 

@@ -21,7 +21,7 @@ VARIANCE_FLOOR = 1e-12
 TA_EPSILON = 1e-14
 
 
-def _two_pass(values: Iterable[float], shift: float) -> tuple[float, float]:
+def two_pass_sums(values: Iterable[float], shift: float) -> tuple[float, float]:
     t1 = 0.0
     t2 = 0.0
     for v in values:
@@ -74,12 +74,12 @@ class RollingVariance:
             for val in w:
                 total += val
             shift = total * inv
-            t1, t2 = _two_pass(w, shift)
+            t1, t2 = two_pass_sums(w, shift)
             m = t1 * inv
             v = t2 * inv - m * m
             if v < COLLAPSE * (t2 * inv):
                 shift = x
-                t1, t2 = _two_pass(w, shift)
+                t1, t2 = two_pass_sums(w, shift)
                 m = t1 * inv
                 v = t2 * inv - m * m
             self.peak = t2

@@ -25,7 +25,7 @@ TA_EPSILON = 1e-14
 
 
 @njit(cache=True)
-def _two_pass(x: np.ndarray, start: int, stop: int, shift: float) -> tuple[float, float]:
+def two_pass_sums(x: np.ndarray, start: int, stop: int, shift: float) -> tuple[float, float]:
     t1 = 0.0
     t2 = 0.0
     for j in range(start, stop + 1):
@@ -46,7 +46,7 @@ def variance(x: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
     lb = period - 1
     inv = 1.0 / period
     shift = x[0]
-    t1, t2 = _two_pass(x, 0, lb - 1, shift)
+    t1, t2 = two_pass_sums(x, 0, lb - 1, shift)
     peak = t2
     since = REBUILD_EVERY * period
     for i in range(lb, n):
@@ -68,13 +68,13 @@ def variance(x: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
             for j in range(ws, i + 1):
                 s += x[j]
             shift = s * inv
-            t1, t2 = _two_pass(x, ws, i, shift)
+            t1, t2 = two_pass_sums(x, ws, i, shift)
             m = t1 * inv
             v = t2 * inv - m * m
             if v < COLLAPSE * (t2 * inv):
                 # flat to the rounding of its own mean: anchor on a window value
                 shift = x[i]
-                t1, t2 = _two_pass(x, ws, i, shift)
+                t1, t2 = two_pass_sums(x, ws, i, shift)
                 m = t1 * inv
                 v = t2 * inv - m * m
             peak = t2
