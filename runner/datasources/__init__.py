@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from runner.definitions import DataSourceDef, NoParams
 from runner.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from runner.data.load import LoadedBars
 
 
 class CsvOptions(BaseModel):
@@ -24,8 +27,33 @@ class CsvOptions(BaseModel):
     comment_prefix: str | None = None
 
 
-PARQUET = DataSourceDef("parquet", NoParams, "parquet files, one per symbol ({symbol} in path)")
-CSV = DataSourceDef("csv", CsvOptions, "CSV files, one per symbol ({symbol} in path)")
+def read_parquet(path_template: str, symbol: str, **kwargs: Any) -> LoadedBars:
+    """`runner.data.load_bars` with `source="parquet"` (imported here: polars stays
+    unimported until bars are actually read, so `runner validate` never loads it)."""
+    from runner.data.load import load_bars
+
+    return load_bars(path_template, symbol, source="parquet", **kwargs)
+
+
+def read_csv(path_template: str, symbol: str, **kwargs: Any) -> LoadedBars:
+    """`runner.data.load_bars` with `source="csv"` (see `read_parquet`)."""
+    from runner.data.load import load_bars
+
+    return load_bars(path_template, symbol, source="csv", **kwargs)
+
+
+PARQUET = DataSourceDef(
+    "parquet",
+    NoParams,
+    "parquet files, one per symbol ({symbol} in path)",
+    reader=read_parquet,
+)
+CSV = DataSourceDef(
+    "csv",
+    CsvOptions,
+    "CSV files, one per symbol ({symbol} in path)",
+    reader=read_csv,
+)
 
 
 @hookimpl
