@@ -168,6 +168,39 @@ def indicators(
     typer.echo(text)
 
 
+class GraphFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="The strategy file to compile.")],
+    fmt: Annotated[GraphFormat, typer.Option("--format", help="text, or mermaid (a "
+                                             "flowchart).")] = GraphFormat.text,
+) -> None:
+    """Print the compiled pipeline graph of one strategy file."""
+    from runner.compile import compile, render_mermaid, render_text
+    from runner.config.validate import validate_file
+
+    if not file.is_file():
+        typer.echo(f"runner: error: no such file: {file}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    registry = _registry()
+    result = validate_file(file, registry)
+    if not result.ok:
+        lines = result.text.splitlines()
+        for d in result.diagnostics:
+            typer.echo(d.render_text(lines))
+        errors = len(result.errors)
+        warnings = len(result.diagnostics) - errors
+        typer.echo(f"1 file, {errors} error{'s' if errors != 1 else ''}, "
+                   f"{warnings} warning{'s' if warnings != 1 else ''}")
+        raise typer.Exit(EXIT_INVALID)
+    compiled = compile(result, registry)
+    typer.echo(render_mermaid(compiled) if fmt is GraphFormat.mermaid else render_text(compiled))
+
+
 def main() -> None:
     """Console entry point. Typer handles usage errors (exit 2) and `Exit`; anything
     else that escapes a command becomes a one-line message and exit 3 (or the
