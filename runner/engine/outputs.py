@@ -1,0 +1,256 @@
+"""The run's output files (DESIGN §6): `summary.json` and four CSVs, and the config
+fingerprint stored in the summary.
+
+Formats:
+
+- `summary.json`: an object with exactly `SUMMARY_KEYS` (DESIGN §6's keys, then
+  `fingerprint`) in that order, UTF-8, indented, strict JSON. Datetimes become ISO 8601
+  UTC strings with `Z`; floats are written by `repr` (round-trip exact); non-finite
+  floats, which JSON lacks, are the strings `"inf"`, `"-inf"` and `"nan"` (`float()`
+  reads them back) — `profit_factor` is `inf` when no trade lost.
+- `trades.csv` (`TRADE_COLUMNS`), `orders.csv` (`ORDER_COLUMNS`: the fields of
+  `runner.sim.orders.Order`, in declaration order), `fills.csv` (`FILL_COLUMNS`: the
+  fields of `Fill`), `equity.csv` (`EQUITY_COLUMNS`). Exactly those columns in that
+  order: extra columns of the given frames are dropped, a missing one is a
+  `ValueError`; `equity.csv`'s `drawdown` is computed (`metrics.drawdown`, peak from
+  the first row) when the equity frame lacks it — pass a `drawdown` column made with
+  `drawdown(equity, initial_cash)` to match `metrics(..., initial_cash=...)`.
+  A header line, comma separated, `""` for null, `true` / `false` for Booleans,
+  floats in polars' shortest round-trip form (reading back gives the same bits).
+- Times: ISO 8601 in UTC with a `Z` suffix and 3 fraction digits
+  (`2024-01-01T00:00:00.000Z`: the runner's times are milliseconds), or 6 / 9 when a
+  column (or a summary time) has sub-millisecond parts, so no precision is lost. Naive
+  datetimes are taken as UTC; integer times are epoch **milliseconds** (the unit of
+  `runner.data.load.TIME_DTYPE`).
+
+Every file is written atomically: to a temporary file in the same folder, flushed and
+fsynced, then renamed over the target; on any error the temporary file is removed and
+the target is left as it was. `write_run` writes the CSVs first and `summary.json`
+last, so a folder with a `summary.json` holds a complete run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import astuple
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+
+from runner.engine.metrics import drawdown
+from runner.sim.orders import Fill, Order, Timestamp
+
+SUMMARY_KEYS: tuple[str, ...] = (
+    "name", "mode", "start", "end", "bars", "trades", "initial_cash", "final_equity",
+    "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate",
+    "profit_factor", "exposure", "fees", "fingerprint",
+)
+TRADE_COLUMNS: tuple[str, ...] = (
+    "instrument", "side", "quantity", "entry_time", "entry_price", "exit_time",
+    "exit_price", "pnl", "fees", "exit_reason",
+)
+EQUITY_COLUMNS: tuple[str, ...] = ("time", "equity", "cash", "drawdown")
+
+ORDER_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(), "symbol": pl.String(), "side": pl.String(),
+    "quantity": pl.Float64(), "type": pl.String(), "limit_price": pl.Float64(),
+    "trigger_price": pl.Float64(), "time_in_force": pl.String(),
+    "expire_after": pl.Int64(), "reduce_only": pl.Boolean(), "post_only": pl.Boolean(),
+    "stop_loss": pl.Float64(), "take_profit": pl.Float64(),
+    "trailing_stop": pl.Float64(), "trail": pl.Float64(), "parent_id": pl.String(),
+    "oco_group": pl.String(), "placed_at": pl.Int64(),
+}
+FILL_SCHEMA: dict[str, pl.DataType] = {
+    "order_id": pl.String(), "symbol": pl.String(), "side": pl.String(),
+    "time": pl.Datetime("us", "UTC"), "price": pl.Float64(), "quantity": pl.Float64(),
+    "fee": pl.Float64(), "liquidity": pl.String(), "bar_index": pl.Int64(),
+}
+ORDER_COLUMNS: tuple[str, ...] = tuple(ORDER_SCHEMA)
+FILL_COLUMNS: tuple[str, ...] = tuple(FILL_SCHEMA)
+
+_TIME_COLUMNS = {"trades": ("entry_time", "exit_time"), "fills": ("time",),
+                 "equity": ("time",), "orders": ()}
+_FRACTION = {"ms": "%.3f", "us": "%.6f", "ns": "%.9f"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# -- fingerprint -------------------------------------------------------------------------
+
+def canonical_overrides(overrides: Sequence[str]) -> list[str]:
+    """`--set` overrides in canonical order.
+
+    Each `key=value` has the whitespace around its key stripped (the value is kept
+    verbatim); of several overrides of the same key only the last is kept (it replaces
+    the others); the rest are sorted by key — except that overrides whose keys overlap
+    (one equals, or is a dotted prefix of, the other: `risk` and `risk.max_dd`) keep
+    their given relative order, since applying them in another order gives another
+    config. So reordering independent overrides never changes the result, and two
+    lists with different effects never share it.
+    """
+    parsed: list[tuple[str, str]] = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        parsed.append((key, value))
+    last = {key: i for i, (key, _) in enumerate(parsed)}
+    remaining = [kv for i, kv in enumerate(parsed) if last[kv[0]] == i]
+
+    def overlap(a: str, b: str) -> bool:
+        return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+    ordered: list[str] = []
+    while remaining:
+        free = [i for i, (key, _) in enumerate(remaining)
+                if not any(overlap(key, other) for other, _ in remaining[:i])]
+        pick = min(free, key=lambda i: remaining[i][0])
+        key, value = remaining.pop(pick)
+        ordered.append(f"{key}={value}")
+    return ordered
+
+
+def config_fingerprint(file_bytes: bytes, overrides: Sequence[str]) -> str:
+    """Hex sha256 of a strategy file's bytes plus its `--set` overrides.
+
+    Hashed: the tag `runner-config-fingerprint-v1`, then the file, then each override of
+    `canonical_overrides(overrides)` as UTF-8, every part preceded by its length (8
+    bytes, big endian) so no two different inputs hash the same byte stream.
+    """
+    digest = hashlib.sha256()
+    for part in [b"runner-config-fingerprint-v1", bytes(file_bytes),
+                 *(o.encode() for o in canonical_overrides(overrides))]:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+# -- record frames -----------------------------------------------------------------------
+
+def _as_datetime(value: Timestamp) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return _EPOCH + timedelta(milliseconds=value)
+
+
+def orders_frame(orders: Sequence[Order]) -> pl.DataFrame:
+    """`Order` records as a frame with the `orders.csv` columns."""
+    rows = [astuple(o) for o in orders]
+    return pl.DataFrame(rows, schema=ORDER_SCHEMA, orient="row")
+
+
+def fills_frame(fills: Sequence[Fill]) -> pl.DataFrame:
+    """`Fill` records as a frame with the `fills.csv` columns (integer times are epoch
+    milliseconds)."""
+    rows = [(f.order_id, f.symbol, f.side, _as_datetime(f.time), f.price, f.quantity,
+             f.fee, f.liquidity, f.bar_index) for f in fills]
+    return pl.DataFrame(rows, schema=FILL_SCHEMA, orient="row")
+
+
+# -- atomic writing ----------------------------------------------------------------------
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Call `write` on a temporary file next to `path`, then rename it to `path`; if
+    anything fails the temporary file is removed and `path` is untouched."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# -- formatting --------------------------------------------------------------------------
+
+def _iso_z(value: datetime) -> str:
+    text = _as_datetime(value).isoformat(timespec="milliseconds" if not value.microsecond
+                                         or value.microsecond % 1000 == 0
+                                         else "microseconds")
+    return text.removesuffix("+00:00") + "Z"
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso_z(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _time_to_text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    dtype = frame.schema[column]
+    col = pl.col(column)
+    if dtype.is_integer():
+        col, unit = pl.from_epoch(col, time_unit="ms"), "ms"
+    elif isinstance(dtype, pl.Datetime):
+        col = (col.dt.replace_time_zone("UTC") if dtype.time_zone is None
+               else col.dt.convert_time_zone("UTC"))
+        nanos = frame[column].dt.nanosecond()
+        unit = ("ms" if (nanos % 1_000_000 == 0).all() else
+                "us" if (nanos % 1_000 == 0).all() else "ns")
+    elif dtype == pl.Null:
+        return pl.lit(None, pl.String).alias(column)
+    else:
+        raise ValueError(f"time column {column!r} has type {dtype}; expected a datetime "
+                         "or an integer epoch in milliseconds")
+    return col.dt.strftime(f"%Y-%m-%dT%H:%M:%S{_FRACTION[unit]}Z").alias(column)
+
+
+def _table(frame: pl.DataFrame, columns: Sequence[str], what: str) -> pl.DataFrame:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing} (has {frame.columns})")
+    out = frame.select(columns)
+    times = [_time_to_text(out, c) for c in _TIME_COLUMNS[what]]
+    return out.with_columns(times) if times else out
+
+
+def _csv_writer(frame: pl.DataFrame) -> Callable[[IO[bytes]], object]:
+    return lambda fh: frame.write_csv(fh)
+
+
+def _as_frame(records: pl.DataFrame | Sequence[Any], to_frame: Callable[..., pl.DataFrame],
+              ) -> pl.DataFrame:
+    return records if isinstance(records, pl.DataFrame) else to_frame(records)
+
+
+def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
+              trades: pl.DataFrame, orders: pl.DataFrame | Sequence[Order],
+              fills: pl.DataFrame | Sequence[Fill], equity: pl.DataFrame) -> None:
+    """Write `summary.json`, `trades.csv`, `orders.csv`, `fills.csv` and `equity.csv`
+    into `out_dir` (created if missing). `summary` must have exactly `SUMMARY_KEYS`
+    (any order; written in `SUMMARY_KEYS` order). `orders` / `fills` may be frames or
+    `Order` / `Fill` records. All checks run before the first file is written."""
+    keys = set(summary)
+    if keys != set(SUMMARY_KEYS):
+        raise ValueError(f"summary keys differ from DESIGN §6: missing "
+                         f"{sorted(set(SUMMARY_KEYS) - keys)}, unexpected "
+                         f"{sorted(keys - set(SUMMARY_KEYS))}")
+    if "drawdown" not in equity.columns:
+        equity = equity.with_columns(drawdown(equity["equity"]))
+    tables = {
+        "trades.csv": _table(trades, TRADE_COLUMNS, "trades"),
+        "orders.csv": _table(_as_frame(orders, orders_frame), ORDER_COLUMNS, "orders"),
+        "fills.csv": _table(_as_frame(fills, fills_frame), FILL_COLUMNS, "fills"),
+        "equity.csv": _table(equity, EQUITY_COLUMNS, "equity"),
+    }
+    text = json.dumps({k: _json_value(summary[k]) for k in SUMMARY_KEYS}, indent=2,
+                      allow_nan=False, ensure_ascii=False) + "\n"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        atomic_write(out / name, _csv_writer(frame))
+    atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
