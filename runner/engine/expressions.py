@@ -36,8 +36,10 @@ Semantics (DESIGN §3), the contract the incremental form must match:
   `highest`/`lowest(x, n)` are null unless all of the last n values are non-null.
   `rising(x, n)`: x[t-i] > x[t-i-1] for i in 0..n-1, each comparison as above.
   `bars_since(cond)` counts bars since cond was last true (0 on that bar), null
-  until it has been. `min`/`max` are null if any argument is. `round` rounds half
-  to even, like Python's `round`; negative `ndigits` rounds to tens, hundreds...
+  until it has been. `min`/`max` are null if any argument is. `round` scales by
+  10^ndigits, rounds half to even and scales back (polars' rule, which can differ
+  from Python's `round`: round(0.0125, 3) is 0.012); negative `ndigits` rounds to
+  tens, hundreds...
   `hour`/`minute`/`weekday(time, tz)` read the close time in zone `tz`, Monday = 0.
 
 Run-time state (`position`, `entry_price`, `equity`, `cash`, `bar_index`) cannot
