@@ -31,6 +31,7 @@ test: lint types unit
 
 demo: setup
 	$(BIN)/runner validate strategies.d/ examples/
+	$(BIN)/runner run examples/sma_cross.yaml --mode backtest --out runs/demo --json
 
 schema: setup
 	$(BIN)/runner schema --out schemas

@@ -201,6 +201,81 @@ def graph(
     typer.echo(render_mermaid(compiled) if fmt is GraphFormat.mermaid else render_text(compiled))
 
 
+class RunMode(StrEnum):
+    backtest = "backtest"
+    paper = "paper"
+    live = "live"
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="The strategy file to run.")],
+    mode: Annotated[RunMode, typer.Option("--mode", help="backtest (paper and live are not "
+                                          "implemented yet).")] = RunMode.backtest,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the output files "
+                                             "(default runs/<name>/<UTC timestamp>/).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First bar (open time), "
+                                              "ISO date or datetime, UTC.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End of the range (exclusive), "
+                                            "ISO date or datetime, UTC.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Data path template, "
+                                             "overriding data.path.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json.")] = False,
+) -> None:
+    """Run one strategy file (backtest over stored history) and write the run's files."""
+    from datetime import datetime
+
+    if mode is not RunMode.backtest:
+        typer.echo(f"runner: error: --mode {mode.value} is not implemented yet "
+                   "(use --mode backtest)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if not file.is_file():
+        typer.echo(f"runner: error: no such file: {file}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    bounds: list[datetime | None] = []
+    for flag, text in (("--from", start), ("--to", end)):
+        try:
+            bounds.append(None if text is None else datetime.fromisoformat(text))
+        except ValueError:
+            typer.echo(f"runner: error: {flag} {text!r} is not an ISO date or datetime",
+                       err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+    from runner.config.validate import validate_file
+
+    registry = _registry()
+    result = validate_file(file, registry)
+    if not result.ok or result.strategy is None:
+        lines = result.text.splitlines()
+        for d in result.diagnostics:
+            typer.echo(d.render_text(lines))
+        errors = len(result.errors)
+        warnings = len(result.diagnostics) - errors
+        typer.echo(f"1 file, {errors} error{'s' if errors != 1 else ''}, "
+                   f"{warnings} warning{'s' if warnings != 1 else ''}")
+        raise typer.Exit(EXIT_INVALID)
+    from runner.engine.backtest import default_out_dir, run_backtest
+    from runner.errors import RunnerError
+
+    out_dir = out if out is not None else default_out_dir(result.strategy.name)
+    log: dict[str, int] = {}
+    try:
+        run_backtest(result, registry, out_dir=out_dir, start=bounds[0], end=bounds[1],
+                     data_path=data, log=log)
+    except RunnerError as exc:
+        if _State.debug:
+            raise
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    if log.get("risk_halt") or log.get("risk_flatten"):
+        typer.echo("runner: warning: a risk limit halted new entries during the run",
+                   err=True)
+    if as_json:
+        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
+    else:
+        typer.echo(str(out_dir))
+
+
 def main() -> None:
     """Console entry point. Typer handles usage errors (exit 2) and `Exit`; anything
     else that escapes a command becomes a one-line message and exit 3 (or the
