@@ -88,11 +88,9 @@ BATCH_STATE: Final = frozenset({"time"})
 """State names that are plain columns of the bar frame and so work in batch."""
 
 
-class BatchError(RunnerError):
-    """An expression tree cannot be turned into a polars expression.
-
-    `start`/`end` locate the offending node in the expression text.
-    """
+class ExpressionError(RunnerError):
+    """An expression cannot be evaluated; `start`/`end` locate the offending node in
+    the expression text. The batch and per-bar evaluators raise their own subclass."""
 
     exit_code = 3
 
@@ -104,6 +102,41 @@ class BatchError(RunnerError):
 
     def __str__(self) -> str:
         return f"{self.message} (at {self.start}-{self.end})"
+
+
+class BatchError(ExpressionError):
+    """An expression tree cannot be turned into a polars expression."""
+
+
+def param_value(params: Mapping[str, float], name: str, node: Expr,
+                error: type[ExpressionError]) -> float:
+    try:
+        return float(params[name])
+    except KeyError:
+        raise error(f'no value for param "{name}"', node.start, node.end) from None
+
+
+def const_value(node: Expr, params: Mapping[str, float],
+                error: type[ExpressionError]) -> float:
+    """The value of a const argument: a number, a param, or minus one of those."""
+    sign, inner = 1.0, node
+    if isinstance(node, Unary) and node.op == "-":
+        sign, inner = -1.0, node.operand
+    if isinstance(inner, Number):
+        return sign * inner.value
+    if isinstance(inner, Name) and isinstance(inner.ref, ParamRef):
+        return sign * param_value(params, inner.ref.name, inner, error)
+    raise error("expected a constant: a number or a param", node.start, node.end)
+
+
+def window_value(node: Expr, params: Mapping[str, float],
+                 error: type[ExpressionError]) -> int:
+    """A const argument that counts bars: a whole number of at least 1."""
+    value = const_value(node, params, error)
+    if not value.is_integer() or value < 1:
+        raise error(f"a window must be a whole number of at least 1, got {value:g}",
+                    node.start, node.end)
+    return int(value)
 
 
 class StateInBatchError(BatchError):
@@ -295,31 +328,13 @@ class _Builder:
         return column
 
     def param(self, name: str, node: Expr) -> float:
-        try:
-            return float(self.columns.params[name])
-        except KeyError:
-            raise BatchError(f'no value for param "{name}"', node.start, node.end) from None
+        return param_value(self.columns.params, name, node, BatchError)
 
     def const(self, node: Expr) -> float:
-        """The value of a const argument: a number, a param, or minus one of those."""
-        sign, inner = 1.0, node
-        if isinstance(node, Unary) and node.op == "-":
-            sign, inner = -1.0, node.operand
-        if isinstance(inner, Number):
-            return sign * inner.value
-        if isinstance(inner, Name) and isinstance(inner.ref, ParamRef):
-            return sign * self.param(inner.ref.name, inner)
-        raise BatchError("expected a constant: a number or a param", node.start, node.end)
+        return const_value(node, self.columns.params, BatchError)
 
     def window(self, node: Expr) -> int:
-        value = self.const(node)
-        if not value.is_integer() or value < 1:
-            raise BatchError(
-                f"a window must be a whole number of at least 1, got {value:g}",
-                node.start,
-                node.end,
-            )
-        return int(value)
+        return window_value(node, self.columns.params, BatchError)
 
     def call(self, node: Call) -> pl.Expr:
         fn, bound = node.fn, node.bound

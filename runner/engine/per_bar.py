@@ -44,8 +44,13 @@ from typing import Final, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from runner.definitions import FunctionParam
-from runner.engine.expressions import default_column
-from runner.errors import RunnerError
+from runner.engine.expressions import (
+    ExpressionError,
+    const_value,
+    default_column,
+    param_value,
+    window_value,
+)
 from runner.expr.ast import (
     At,
     Binary,
@@ -73,22 +78,8 @@ BAR_STATE: Final = frozenset({"time"})
 """State names read from `values` (they are bar columns), not from `state`."""
 
 
-class PerBarError(RunnerError):
-    """An expression tree cannot be evaluated per bar, or a bar lacks a value it reads.
-
-    `start`/`end` locate the offending node in the expression text.
-    """
-
-    exit_code = 3
-
-    def __init__(self, message: str, start: int, end: int) -> None:
-        super().__init__()
-        self.message = message
-        self.start = start
-        self.end = end
-
-    def __str__(self) -> str:
-        return f"{self.message} (at {self.start}-{self.end})"
+class PerBarError(ExpressionError):
+    """An expression tree cannot be evaluated per bar, or a bar lacks a value it reads."""
 
 
 class PerBarExpr:
@@ -324,31 +315,13 @@ class _Compiler:
         return read
 
     def param(self, name: str, node: Expr) -> float:
-        try:
-            return float(self.params[name])
-        except KeyError:
-            raise PerBarError(f'no value for param "{name}"', node.start, node.end) from None
+        return param_value(self.params, name, node, PerBarError)
 
     def const(self, node: Expr) -> float:
-        """The value of a const argument: a number, a param, or minus one of those."""
-        sign, inner = 1.0, node
-        if isinstance(node, Unary) and node.op == "-":
-            sign, inner = -1.0, node.operand
-        if isinstance(inner, Number):
-            return sign * inner.value
-        if isinstance(inner, Name) and isinstance(inner.ref, ParamRef):
-            return sign * self.param(inner.ref.name, inner)
-        raise PerBarError("expected a constant: a number or a param", node.start, node.end)
+        return const_value(node, self.params, PerBarError)
 
     def window(self, node: Expr) -> int:
-        value = self.const(node)
-        if not value.is_integer() or value < 1:
-            raise PerBarError(
-                f"a window must be a whole number of at least 1, got {value:g}",
-                node.start,
-                node.end,
-            )
-        return int(value)
+        return window_value(node, self.params, PerBarError)
 
     # -- calls ----------------------------------------------------------------------
 
