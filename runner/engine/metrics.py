@@ -45,10 +45,10 @@ Definitions and edge cases (every metric is a float, or `None` when undefined):
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 METRIC_KEYS: tuple[str, ...] = (
@@ -106,23 +106,26 @@ def metrics(equity: pl.DataFrame, trades: pl.DataFrame, bars_per_year: float, *,
         except OverflowError:
             cagr = math.inf
 
+    # numpy for the element-wise steps (the same IEEE operations as scalar Python),
+    # math.fsum for every sum (exactly rounded, independent of order)
+    values = np.array(points, dtype=np.float64)
     sharpe: float | None = None
     sortino: float | None = None
-    if n >= 2 and all(p > 0 for p in points[:-1]):
-        returns = [b / a - 1.0 for a, b in itertools.pairwise(points)]
-        mean = math.fsum(returns) / n
-        std = math.sqrt(math.fsum((r - mean) ** 2 for r in returns) / (n - 1))
-        downside = math.sqrt(math.fsum(min(r, 0.0) ** 2 for r in returns) / n)
+    if n >= 2 and bool((values[:-1] > 0).all()):
+        returns = values[1:] / values[:-1] - 1.0
+        mean = math.fsum(returns.tolist()) / n
+        deviation = returns - mean
+        std = math.sqrt(math.fsum((deviation * deviation).tolist()) / (n - 1))
+        losses = np.minimum(returns, 0.0)
+        downside = math.sqrt(math.fsum((losses * losses).tolist()) / n)
         scale = math.sqrt(bars_per_year)
         if std > 0:
             sharpe = mean / std * scale
         if downside > 0:
             sortino = mean / downside * scale
 
-    peak, max_dd = base, 0.0
-    for p in points:
-        peak = max(peak, p)
-        max_dd = max(max_dd, (peak - p) / peak)
+    peaks = np.maximum.accumulate(values)
+    max_dd = max(0.0, float(((peaks - values) / peaks).max()))
 
     pnl = _float_list(trades, "pnl", "the trades frame") if trades.height else []
     win_rate: float | None = None

@@ -8,8 +8,9 @@ Formats:
   UTC strings with `Z`; floats are written by `repr` (round-trip exact); non-finite
   floats, which JSON lacks, are the strings `"inf"`, `"-inf"` and `"nan"` (`float()`
   reads them back) — `profit_factor` is `inf` when no trade lost.
-- `trades.csv` (`TRADE_COLUMNS`), `orders.csv` (`ORDER_COLUMNS`: the fields of
-  `runner.sim.orders.Order`, in declaration order), `fills.csv` (`FILL_COLUMNS`: the
+- `trades.csv` (`TRADE_COLUMNS`), `orders.csv` (`ORDER_COLUMNS`: `time` placed,
+  the fields of `runner.sim.orders.Order` in declaration order, then the final
+  `status` and its `reason`), `fills.csv` (`FILL_COLUMNS`: the
   fields of `Fill`), `equity.csv` (`EQUITY_COLUMNS`). Exactly those columns in that
   order: extra columns of the given frames are dropped, a missing one is a
   `ValueError`; `equity.csv`'s `drawdown` is computed (`metrics.drawdown`, peak from
@@ -38,10 +39,9 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import polars as pl
 
@@ -60,14 +60,18 @@ TRADE_COLUMNS: tuple[str, ...] = (
 EQUITY_COLUMNS: tuple[str, ...] = ("time", "equity", "cash", "drawdown")
 
 ORDER_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(), "symbol": pl.String(), "side": pl.String(),
+    "time": pl.Datetime("us", "UTC"), "id": pl.String(), "symbol": pl.String(), "side": pl.String(),
     "quantity": pl.Float64(), "type": pl.String(), "limit_price": pl.Float64(),
     "trigger_price": pl.Float64(), "time_in_force": pl.String(),
     "expire_after": pl.Int64(), "reduce_only": pl.Boolean(), "post_only": pl.Boolean(),
     "stop_loss": pl.Float64(), "take_profit": pl.Float64(),
     "trailing_stop": pl.Float64(), "trail": pl.Float64(), "parent_id": pl.String(),
-    "oco_group": pl.String(), "placed_at": pl.Int64(),
+    "oco_group": pl.String(), "placed_at": pl.Int64(), "status": pl.String(),
+    "reason": pl.String(),
 }
+ORDER_FIELDS: tuple[str, ...] = tuple(k for k in ORDER_SCHEMA
+                                      if k not in ("time", "status", "reason"))
+"""The `Order` fields written to orders.csv (not `exits`, a pricing callback)."""
 FILL_SCHEMA: dict[str, pl.DataType] = {
     "order_id": pl.String(), "symbol": pl.String(), "side": pl.String(),
     "time": pl.Datetime("us", "UTC"), "price": pl.Float64(), "quantity": pl.Float64(),
@@ -77,7 +81,7 @@ ORDER_COLUMNS: tuple[str, ...] = tuple(ORDER_SCHEMA)
 FILL_COLUMNS: tuple[str, ...] = tuple(FILL_SCHEMA)
 
 _TIME_COLUMNS = {"trades": ("entry_time", "exit_time"), "fills": ("time",),
-                 "equity": ("time",), "orders": ()}
+                 "equity": ("time",), "orders": ("time",)}
 _FRACTION = {"ms": "%.3f", "us": "%.6f", "ns": "%.9f"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -141,10 +145,29 @@ def _as_datetime(value: Timestamp) -> datetime:
     return _EPOCH + timedelta(milliseconds=value)
 
 
-def orders_frame(orders: Sequence[Order]) -> pl.DataFrame:
-    """`Order` records as a frame with the `orders.csv` columns."""
-    rows = [astuple(o) for o in orders]
-    return pl.DataFrame(rows, schema=ORDER_SCHEMA, orient="row")
+class OrderRecord(Protocol):
+    """What orders.csv records of an order: when it was placed, the order, and its
+    final status with the reason (`runner.engine.simulate.OrderRow`)."""
+
+    @property
+    def time(self) -> Timestamp | None: ...
+    @property
+    def order(self) -> Order: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+
+def orders_frame(orders: Sequence[OrderRecord]) -> pl.DataFrame:
+    """Order records as a frame with the `orders.csv` columns."""
+    data: dict[str, list[Any]] = {
+        "time": [None if r.time is None else _as_datetime(r.time) for r in orders]}
+    for f in ORDER_FIELDS:
+        data[f] = [getattr(r.order, f) for r in orders]
+    data["status"] = [r.status for r in orders]
+    data["reason"] = [r.reason or None for r in orders]
+    return pl.DataFrame(data, schema=ORDER_SCHEMA)
 
 
 def fills_frame(fills: Sequence[Fill]) -> pl.DataFrame:
@@ -228,12 +251,12 @@ def _as_frame(records: pl.DataFrame | Sequence[Any], to_frame: Callable[..., pl.
 
 
 def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
-              trades: pl.DataFrame, orders: pl.DataFrame | Sequence[Order],
+              trades: pl.DataFrame, orders: pl.DataFrame | Sequence[OrderRecord],
               fills: pl.DataFrame | Sequence[Fill], equity: pl.DataFrame) -> None:
     """Write `summary.json`, `trades.csv`, `orders.csv`, `fills.csv` and `equity.csv`
     into `out_dir` (created if missing). `summary` must have exactly `SUMMARY_KEYS`
     (any order; written in `SUMMARY_KEYS` order). `orders` / `fills` may be frames or
-    `Order` / `Fill` records. All checks run before the first file is written."""
+    `OrderRecord` / `Fill` records. All checks run before the first file is written."""
     keys = set(summary)
     if keys != set(SUMMARY_KEYS):
         raise ValueError(f"summary keys differ from DESIGN §6: missing "

@@ -99,9 +99,15 @@ class PerBarExpr:
         return result
 
 
-def compile_per_bar(tree: Expr, params: Mapping[str, float]) -> PerBarExpr:
-    """Compile a checked tree; each call gives an independent history."""
-    return PerBarExpr(_Compiler(params).build(tree), tree.type)
+def compile_per_bar(tree: Expr, params: Mapping[str, float],
+                    hoisted: Mapping[int, str] | None = None) -> PerBarExpr:
+    """Compile a checked tree; each call gives an independent history.
+
+    `hoisted` maps `id(node)` of sub-trees of `tree` to a column name: such a node is
+    not compiled but read from `values[name]` (its value on this bar, computed over
+    the whole frame beforehand), which is how the backtest evaluates only the
+    state-dependent skeleton of an expression per bar."""
+    return PerBarExpr(_Compiler(params, hoisted or {}).build(tree), tree.type)
 
 
 # -- scalar semantics ---------------------------------------------------------------
@@ -203,12 +209,16 @@ def _fixed(value: object) -> Callable[[Values, State], object]:
 
 
 class _Compiler:
-    __slots__ = ("params",)
+    __slots__ = ("hoisted", "params")
 
-    def __init__(self, params: Mapping[str, float]) -> None:
+    def __init__(self, params: Mapping[str, float], hoisted: Mapping[int, str]) -> None:
         self.params = params
+        self.hoisted = hoisted
 
     def build(self, node: Expr) -> _Step:
+        column = self.hoisted.get(id(node))
+        if column is not None:
+            return self.column(column, node)
         if isinstance(node, Number | Bool):
             constant: Value = node.value
             return lambda values, state: constant
@@ -306,6 +316,24 @@ class _Compiler:
                 raw = values[column]
             except KeyError:
                 raise missing("values") from None
+            if value_type is ValueType.NUMBER:
+                return _number(raw)
+            if value_type is ValueType.BOOL:
+                return raw is not None and bool(raw)
+            return raw
+
+        return read
+
+    def column(self, column: str, node: Expr) -> _Step:
+        """Read a hoisted sub-tree's precomputed value, typed like the node."""
+        value_type, start, end = node.type, node.start, node.end
+
+        def read(values: Values, state: State) -> Value:
+            try:
+                raw = values[column]
+            except KeyError:
+                raise PerBarError(f'no value for "{column}" in this bar\'s values',
+                                  start, end) from None
             if value_type is ValueType.NUMBER:
                 return _number(raw)
             if value_type is ValueType.BOOL:

@@ -145,7 +145,12 @@ class Portfolio:
     def unrealized_pnl(self, symbol: str | None = None) -> float:
         """Unrealized PnL of one instrument, or of all when `symbol` is None."""
         if symbol is None:
-            return sum(self.unrealized_pnl(s) for s in self.positions)
+            total = 0.0  # in the positions' order: equity_columns repeats these operations
+            for s, pos in self.positions.items():
+                if pos.quantity != 0.0:
+                    total += pos.quantity * (self.marks.get(s, pos.avg_price) - pos.avg_price) \
+                        * self.multiplier(s)
+            return total
         pos = self.positions.get(symbol)
         if pos is None or pos.is_flat:
             return 0.0

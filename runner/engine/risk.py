@@ -156,6 +156,8 @@ class RiskGate:
         self.daily_entries: dict[str, int] = {}
         self.peak_equity: float | None = None
         self._recent: deque[tuple[datetime, str]] = deque()
+        self._day_from: datetime | None = None
+        self._day_until = datetime.max.replace(tzinfo=UTC)
 
     # -- state -----------------------------------------------------------------------
 
@@ -165,12 +167,18 @@ class RiskGate:
         self.halt_reason = ""
 
     def _roll(self, now: datetime, portfolio: Portfolio) -> None:
-        equity = portfolio.equity()
-        self.peak_equity = equity if self.peak_equity is None else max(self.peak_equity, equity)
+        if self.risk.max_drawdown is not None or self.peak_equity is None:
+            equity = portfolio.equity()
+            self.peak_equity = (equity if self.peak_equity is None
+                                else max(self.peak_equity, equity))
+        if self._day_from is not None and self._day_from <= now < self._day_until:
+            return  # same trading day: no time-zone arithmetic on every call
         day = self.days.of(now)
+        self._day_from = self.days.starts_at(day)
+        self._day_until = self.days.starts_at(day + timedelta(days=1))
         if day != self.day:
             self.day = day
-            self.day_start_equity = equity
+            self.day_start_equity = portfolio.equity()
             self.day_start_pnl = {s: portfolio.instrument_pnl(s) for s in portfolio.positions}
             self.daily_entries = {}
 

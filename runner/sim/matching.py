@@ -65,6 +65,16 @@ Decisions (beyond the letter of DESIGN §3):
   standalone trailing stop without `trigger_price` starts from the last close.
 - Cancellation, expiry and trigger events are collected and returned by
   `drain_events()`; `on_bar` returns fills only.
+- A bracket priced at fill time (`Order.exits`) is rounded to tick in the passive
+  direction of each child, as `conform` rounds attached exits; an exit priced at
+  None, a non-finite or a non-positive value is left out of the bracket.
+- Record: `placed` lists every submitted order (rejected ones too) and every bracket
+  child with the time it was placed, and `outcome` the final status of those that
+  reached one (`filled`, `rejected`, `cancelled`, `expired`) with its reason; the
+  backtest writes them as `orders.csv`.
+- Skipping bars: a caller may call `on_bar` only on bars it cares about, passing the
+  symbol's true bar `index`, as long as the symbol has no working orders
+  (`has_orders`) on the bars it skips — nothing can happen to an empty book.
 """
 
 from __future__ import annotations
@@ -84,6 +94,7 @@ from runner.sim.orders import (
     OrderEvent,
     Timestamp,
     opposite,
+    round_price,
 )
 
 _DEFAULT_SPEC = InstrumentSpec()
@@ -139,6 +150,8 @@ class MatchingEngine:
         self._index: dict[str, int] = {}
         self._last: dict[str, Bar] = {}
         self._events: list[OrderEvent] = []
+        self.placed: list[tuple[Timestamp | None, Order]] = []
+        self.outcome: dict[str, tuple[str, str]] = {}
 
     # -- state --------------------------------------------------------------------------
 
@@ -153,6 +166,16 @@ class MatchingEngine:
     def set_position(self, symbol: str, quantity: float) -> None:
         """Set a position from outside (restoring a paper session's state)."""
         self._positions[symbol] = quantity
+
+    def working_symbols(self) -> set[str]:
+        """The symbols that have working orders."""
+        return {w.order.symbol for w in self._book.values()}
+
+    def has_orders(self, symbol: str | None = None) -> bool:
+        """Whether any order (of `symbol`) is working."""
+        if symbol is None:
+            return bool(self._book)
+        return any(w.order.symbol == symbol for w in self._book.values())
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Resting orders in submission order; a trailing stop shows its current trigger."""
@@ -176,6 +199,8 @@ class MatchingEngine:
                time: Timestamp | None = None) -> None:
         self._events.append(OrderEvent(order.id, kind, time, self.bar_index(order.symbol),
                                        reason))
+        if kind not in ("accepted", "triggered"):
+            self.outcome[order.id] = (kind, reason)
 
     # -- orders -------------------------------------------------------------------------
 
@@ -222,8 +247,9 @@ class MatchingEngine:
     def submit(self, order: Order) -> SubmitResult:
         """Place `order` at the symbol's current bar index (see module docstring)."""
         k = self.bar_index(order.symbol)
-        order = replace(order, placed_at=k)
+        order = order.placed(k)
         now = self._now(order.symbol)
+        self.placed.append((now, order))
         reason = self._validate(order)
         if reason is not None:
             self._event(order, "rejected", reason, now)
@@ -286,13 +312,17 @@ class MatchingEngine:
 
     # -- matching -----------------------------------------------------------------------
 
-    def on_bar(self, bar: Bar) -> list[Fill]:
+    def on_bar(self, bar: Bar, index: int | None = None) -> list[Fill]:
         """Match the resting orders of `bar.symbol` against `bar`; return the fills in
-        the order they happened. Expiries and triggers go to `drain_events()`."""
+        the order they happened. Expiries and triggers go to `drain_events()`.
+        `index` is the bar's index for its symbol when the caller skipped empty-book
+        bars (default: one past the last bar seen)."""
         sym = bar.symbol
-        k = self.bar_index(sym) + 1
+        k = self.bar_index(sym) + 1 if index is None else index
         self._index[sym] = k
         self._last[sym] = bar
+        if not self._book:
+            return []
         fills: list[Fill] = []
         done: set[str] = set()
         while True:
@@ -418,6 +448,7 @@ class MatchingEngine:
             new_pos = 0.0
         self._positions[o.symbol] = new_pos
         self._book.pop(o.id, None)
+        self.outcome[o.id] = ("filled", "")
         if o.oco_group is not None:
             for s in [s for s in self._book.values()
                       if s.order.oco_group == o.oco_group]:
@@ -426,29 +457,52 @@ class MatchingEngine:
             for s in [s for s in self._book.values()
                       if s.order.symbol == o.symbol and s.order.parent_id is not None]:
                 self._remove(s, "cancelled", "position closed", time)
-        self._attach(o, price, qty, k, children_from)
+        self._attach(o, price, qty, k, children_from, time)
         return fill
 
-    def _attach(self, o: Order, price: float, qty: float, k: int, active_from: int) -> None:
-        if o.stop_loss is None and o.take_profit is None and o.trailing_stop is None:
+    def _bracket(self, o: Order, price: float) -> tuple[float | None, float | None,
+                                                         float | None]:
+        if o.exits is None:
+            return o.stop_loss, o.take_profit, o.trailing_stop
+        tick = self._spec(o.symbol).tick_size
+        buy = o.side == "buy"
+
+        def usable(p: float | None) -> float | None:
+            return p if p is not None and math.isfinite(p) and p > 0 else None
+
+        sl, tp, trail = (usable(p) for p in o.exits(price))
+        if sl is not None:
+            sl = usable(round_price(sl, tick, "down" if buy else "up"))
+        if tp is not None:
+            tp = usable(round_price(tp, tick, "up" if buy else "down"))
+        return sl, tp, trail
+
+    def _attach(self, o: Order, price: float, qty: float, k: int, active_from: int,
+                time: Timestamp) -> None:
+        if (o.stop_loss is None and o.take_profit is None and o.trailing_stop is None
+                and o.exits is None):
+            return
+        stop_loss, take_profit, trailing_stop = self._bracket(o, price)
+        if stop_loss is None and take_profit is None and trailing_stop is None:
             return
         side = opposite(o.side)
         base = Order(id="", symbol=o.symbol, side=side, quantity=qty, reduce_only=True,
                      parent_id=o.id, oco_group=f"{o.id}:exits", placed_at=k)
         children: list[Order] = []
-        if o.stop_loss is not None:
+        if stop_loss is not None:
             children.append(replace(base, id=f"{o.id}:sl", type="stop",
-                                    trigger_price=o.stop_loss))
-        if o.take_profit is not None:
+                                    trigger_price=stop_loss))
+        if take_profit is not None:
             children.append(replace(base, id=f"{o.id}:tp", type="limit",
-                                    limit_price=o.take_profit))
-        if o.trailing_stop is not None:
-            d = o.trailing_stop
+                                    limit_price=take_profit))
+        if trailing_stop is not None:
+            d = trailing_stop
             start = price - d if side == "sell" else price + d
             children.append(replace(base, id=f"{o.id}:trail", type="stop",
                                     trigger_price=start, trail=d))
         for c in children:
             self._ids.add(c.id)
+            self.placed.append((time, c))
             self._book[c.id] = self._working(c, active_from)
             self._event(c, "accepted", time=self._now(o.symbol))
 

@@ -10,7 +10,8 @@ lives in `runner.sim.matching`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -29,6 +30,12 @@ Timestamp = datetime | int
 from bars onto fills and events; it never interprets them."""
 
 EventKind = Literal["accepted", "rejected", "triggered", "cancelled", "expired"]
+
+ExitPrices = tuple[float | None, float | None, float | None]
+"""`(stop_loss, take_profit, trailing_stop)` of a bracket; `None` leaves one out."""
+ExitPricer = Callable[[float], ExitPrices]
+"""Computes a bracket from the entry's fill price (`entry_price` in the exits'
+expressions is the fill price: the bracket is priced when the entry fills)."""
 
 
 def opposite(side: Side) -> Side:
@@ -55,6 +62,9 @@ class Order:
       price seen since placement at this distance (see `MatchingEngine`).
     - `oco_group`: orders sharing a group are one-cancels-other.
     - `placed_at` is filled in by the engine on `submit` (the symbol's current bar index).
+    - `exits`, when set, prices the bracket at fill time from the fill price and
+      replaces `stop_loss` / `take_profit` / `trailing_stop` (the engine rounds the
+      prices to tick as `conform` would). Not part of the order's identity or record.
     """
 
     id: str
@@ -75,6 +85,16 @@ class Order:
     parent_id: str | None = None
     oco_group: str | None = None
     placed_at: int = -1
+    exits: ExitPricer | None = field(default=None, compare=False, repr=False)
+
+    def placed(self, bar_index: int) -> Order:
+        """This order stamped with the bar index it is placed at. (A positional copy:
+        `dataclasses.replace` costs several times more on the backtest's hot path.)"""
+        return Order(self.id, self.symbol, self.side, self.quantity, self.type,
+                     self.limit_price, self.trigger_price, self.time_in_force,
+                     self.expire_after, self.reduce_only, self.post_only, self.stop_loss,
+                     self.take_profit, self.trailing_stop, self.trail, self.parent_id,
+                     self.oco_group, bar_index, self.exits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,5 +262,9 @@ def conform(order: Order, spec: InstrumentSpec, reference_price: float) -> Order
     reason = min_notional_reason(price, qty, spec)
     if reason is not None:
         return reason
+    if (qty == order.quantity and limit == order.limit_price
+            and trigger == order.trigger_price and stop_loss == order.stop_loss
+            and take_profit == order.take_profit):
+        return order
     return replace(order, quantity=qty, limit_price=limit, trigger_price=trigger,
                    stop_loss=stop_loss, take_profit=take_profit)

@@ -31,6 +31,7 @@ from runner.engine.outputs import (
     orders_frame,
     write_run,
 )
+from runner.engine.simulate import OrderRow
 from runner.sim.orders import Fill, Order
 
 S = "BTCUSDT"
@@ -52,9 +53,13 @@ def tiny_run() -> dict[str, Any]:
         "pnl": [8.4], "fees": [0.1], "exit_reason": ["take_profit"],
     })
     orders = [
-        Order("o1", S, "buy", 0.1, take_profit=42085.0, placed_at=0),
-        Order("o2", S, "sell", 0.1, type="limit", limit_price=42085.0, reduce_only=True,
-              parent_id="o1", oco_group="o1", placed_at=1),
+        OrderRow(t(1), Order("o1", S, "buy", 0.1, take_profit=42085.0, placed_at=0),
+                 "filled", ""),
+        OrderRow(t(2), Order("o2", S, "sell", 0.1, type="limit", limit_price=42085.0,
+                             reduce_only=True, parent_id="o1", oco_group="o1",
+                             placed_at=1), "filled", ""),
+        OrderRow(t(2), Order("o3", S, "buy", 0.1, type="limit", limit_price=41000.0),
+                 "risk_reject", "max_position: over 0.1"),
     ]
     fills = [
         Fill("o1", S, "buy", t(2), 42000.5, 0.1, 0.05, "taker", 1),
@@ -95,9 +100,10 @@ instrument,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,ex
 BTCUSDT,long,0.1,2024-01-02T00:00:00.000Z,42000.5,2024-01-03T00:00:00.000Z,42085.0,8.4,0.1,take_profit
 """,
     "orders.csv": """\
-id,symbol,side,quantity,type,limit_price,trigger_price,time_in_force,expire_after,reduce_only,post_only,stop_loss,take_profit,trailing_stop,trail,parent_id,oco_group,placed_at
-o1,BTCUSDT,buy,0.1,market,,,gtc,,false,false,,42085.0,,,,,0
-o2,BTCUSDT,sell,0.1,limit,42085.0,,gtc,,true,false,,,,,o1,o1,1
+time,id,symbol,side,quantity,type,limit_price,trigger_price,time_in_force,expire_after,reduce_only,post_only,stop_loss,take_profit,trailing_stop,trail,parent_id,oco_group,placed_at,status,reason
+2024-01-01T00:00:00.000Z,o1,BTCUSDT,buy,0.1,market,,,gtc,,false,false,,42085.0,,,,,0,filled,
+2024-01-02T00:00:00.000Z,o2,BTCUSDT,sell,0.1,limit,42085.0,,gtc,,true,false,,,,,o1,o1,1,filled,
+2024-01-02T00:00:00.000Z,o3,BTCUSDT,buy,0.1,limit,41000.0,,gtc,,false,false,,,,,,,-1,risk_reject,max_position: over 0.1
 """,
     "fills.csv": """\
 order_id,symbol,side,time,price,quantity,fee,liquidity,bar_index
@@ -167,7 +173,8 @@ def test_column_sets() -> None:
     assert TRADE_COLUMNS == ("instrument", "side", "quantity", "entry_time", "entry_price",
                              "exit_time", "exit_price", "pnl", "fees", "exit_reason")
     assert EQUITY_COLUMNS == ("time", "equity", "cash", "drawdown")
-    assert tuple(Order.__dataclass_fields__) == ORDER_COLUMNS
+    fields = tuple(f for f in Order.__dataclass_fields__ if f != "exits")
+    assert ORDER_COLUMNS == ("time", *fields, "status", "reason")
     assert tuple(Fill.__dataclass_fields__) == FILL_COLUMNS
 
 

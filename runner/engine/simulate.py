@@ -1,0 +1,502 @@
+"""The backtest's event loop: matching engine, portfolio, risk gate and order rules,
+stepped over the bars of a planned wide frame.
+
+Per visited base bar, in this order (DESIGN §3-§4):
+
+1. every instrument with a fresh bar and working orders (or an order rule to try)
+   gets its bar: the matching engine fills resting orders, the portfolio books the
+   fills, open positions are marked at the close;
+2. the risk gate's `update` (halt/flatten on a standing breach);
+3. state-using signals are evaluated;
+4. every order rule in file order, every instrument in its scope: when `when` holds
+   the order is built (sizing with the expected entry — the limit price, the trigger,
+   or this bar's close for a market order), conformed to tick and lot, checked by the
+   gate and submitted; its bracket is priced when it fills, with `entry_price` the
+   fill price and every other name read at this bar.
+
+Which bars are visited: every bar on which something can happen — a bar where some
+rule's `when` may hold (`Planner.possible`), every bar while an order is working,
+every bar while a position is open if the risk block has a limit measured on equity
+(`max_drawdown`, `max_daily_loss`: the gate's peak and day-start equity see every
+bar), and every bar when an expression's per-bar part keeps history of its own. On
+the bars skipped nothing can change: no order rests, no rule fires, and the equity
+between visits is computed afterwards from the positions held (`equity_columns`),
+with the same floating-point operations the portfolio uses, so it is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from runner.config.models import OrderRule, Strategy
+from runner.engine.plan import Expression, signal_key
+from runner.engine.portfolio import Portfolio
+from runner.engine.risk import RiskGate, closing_orders
+from runner.engine.sizing import SizeSpec, size_order
+from runner.sim.matching import MatchingEngine
+from runner.sim.orders import (
+    Bar,
+    ExitPrices,
+    Fill,
+    FillModel,
+    InstrumentSpec,
+    Order,
+    Timestamp,
+    conform,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SIZE_MODES = ("quantity", "notional", "equity_pct", "risk_pct")
+EXIT_KEYS = ("stop_loss", "take_profit", "trailing_stop")
+_EPS = 1e-9
+
+
+@dataclass(slots=True)
+class RulePlan:
+    """One order rule, planned per instrument of its scope."""
+
+    index: int
+    rule: OrderRule
+    label: str
+    symbols: tuple[str, ...]
+    exprs: dict[tuple[str, str], Expression]
+    """(key, symbol) -> the planned expression; keys: when, price, trigger, the
+    exits and the size mode."""
+    size_mode: str | None
+
+
+@dataclass(slots=True)
+class OrderRow:
+    """One row of orders.csv: an order the engine saw (with its final status), or one
+    the run dropped or the risk gate rejected before it reached the engine."""
+
+    time: Timestamp | None
+    order: Order
+    status: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The account after a visited bar on which it changed (cash and positions)."""
+
+    index: int
+    cash: float
+    positions: tuple[tuple[str, float, float], ...]
+    """(symbol, signed quantity, average price), in the portfolio's order."""
+
+
+@dataclass(slots=True)
+class SimResult:
+    orders: list[OrderRow]
+    fills: list[Fill]
+    portfolio: Portfolio
+    snapshots: list[Snapshot]
+    visited: int
+    halted: str = ""
+    log: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SimInput:
+    """Everything the loop reads, as plain Python lists for fast indexing."""
+
+    strategy: Strategy
+    symbols: tuple[str, ...]
+    first: int
+    close_ms: list[int]
+    """Close time of each row, epoch ms (a datetime is made only for visited bars)."""
+    open_ms: list[int]
+    bars: dict[str, tuple[list[float], list[float], list[float], list[float]]]
+    fresh: dict[str, list[bool]]
+    bar_index: dict[str, list[int]]
+    columns: Mapping[str, list[Any]]
+    rules: list[RulePlan]
+    signals: list[tuple[str, str, Expression]]
+    """State-using signals: (name, symbol, expression), evaluated per visited bar."""
+    candidates: list[tuple[int, int]]
+    """(bar, pair) sorted: pair p = (rule, symbol) in `pairs` order, which may fire."""
+    pairs: list[tuple[int, str]]
+    continuous: bool
+    specs: dict[str, InstrumentSpec]
+    params: Mapping[str, float]
+
+
+def _num(v: Any) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = None
+             ) -> SimResult:
+    """Run the loop described in the module docstring."""
+    strategy = inp.strategy
+    symbols = inp.symbols
+    specs = inp.specs
+    engine = MatchingEngine(FillModel.from_backtest(strategy.backtest), specs)
+    portfolio = Portfolio(float(strategy.backtest.cash), specs)
+    gate = RiskGate(strategy.risk)
+    risk = strategy.risk
+    watch_equity = risk.max_drawdown is not None or risk.max_daily_loss is not None
+    cols = inp.columns
+    close_ms, open_ms = inp.close_ms, inp.open_ms
+    n = len(close_ms)
+    times: dict[int, datetime] = {}
+
+    def close_time(i: int) -> datetime:
+        t = times.get(i)
+        if t is None:
+            t = times[i] = _EPOCH + timedelta(milliseconds=close_ms[i])
+        return t
+    first = inp.first
+    fills: list[Fill] = []
+    rows: list[OrderRow] = []
+    snapshots: list[Snapshot] = [Snapshot(first, portfolio.cash, ())]
+    reasons: dict[str, str] = {}
+    log: dict[str, int] = {}
+    last_order_bar: dict[tuple[int, str], int] = {}
+    entries: dict[tuple[int, str], int] = {}
+    sig_values: dict[str, bool] = {}
+    dirty = False
+    halted = ""
+
+    def note(kind: str) -> None:
+        log[kind] = log.get(kind, 0) + 1
+
+    def apply(fs: Sequence[Fill]) -> None:
+        nonlocal dirty
+        for f in fs:
+            portfolio.apply(f, _exit_reason(f.order_id, reasons))
+            fills.append(f)
+            dirty = True
+
+    def dropped(i: int, order: Order, status: str, reason: str) -> None:
+        rows.append(OrderRow(close_time(i), order, status, reason))
+        note(status)
+
+    def flatten(i: int) -> None:
+        for s in symbols:
+            engine.cancel_all(s, "risk flatten")
+        for o in closing_orders(portfolio, f"flatten-{i - first}"):
+            reasons[o.id] = "risk_flatten"
+            apply(engine.submit(o).fills)
+
+    def state(i: int, s: str, entry_price: float | None = None) -> dict[str, Any]:
+        pos = portfolio.position(s)
+        out: dict[str, Any] = {
+            "position": pos.quantity,
+            "entry_price": entry_price if entry_price is not None
+            else (None if pos.is_flat else pos.avg_price),
+            "equity": portfolio.equity(),
+            "cash": portfolio.cash,
+            "bar_index": float(i - first),
+        }
+        for other in symbols:
+            p = portfolio.position(other)
+            out[f"{other}.position"] = p.quantity
+            out[f"{other}.entry_price"] = None if p.is_flat else p.avg_price
+        return out
+
+    def values(ex: Expression, i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"time": close_time(i)}
+        for key, source in ex.reads:
+            col = cols.get(source)
+            out[key] = col[i] if col is not None else sig_values.get(source, False)
+        return out
+
+    def value(ex: Expression, i: int, st: Mapping[str, Any]) -> Any:
+        if ex.column is not None:
+            return cols[ex.column][i]
+        assert ex.per_bar is not None
+        return ex.per_bar.step(values(ex, i), st)
+
+    def exit_pricer(plan: RulePlan, s: str, i: int,
+                    decided: dict[str, float | None]) -> Callable[[float], ExitPrices]:
+        """Exits priced at fill: entry_price = the fill price, the rest at bar i."""
+        live = {k: plan.exprs[(k, s)] for k in EXIT_KEYS if (k, s) in plan.exprs}
+        frozen = {k: (cols[ex.column][i] if ex.column is not None else None)
+                  for k, ex in live.items()}
+        base = state(i, s)
+        snap = {k: values(ex, i) for k, ex in live.items() if ex.per_bar is not None}
+
+        def price(fill_price: float) -> ExitPrices:
+            out: list[float | None] = []
+            for k in EXIT_KEYS:
+                ex = live.get(k)
+                if ex is None:
+                    out.append(None)
+                elif ex.column is not None:
+                    out.append(_num(frozen[k]))
+                elif ex.history:
+                    out.append(decided.get(k))
+                else:
+                    assert ex.per_bar is not None
+                    out.append(_num(ex.per_bar.step(snap[k], {**base,
+                                                              "entry_price": fill_price})))
+            return out[0], out[1], out[2]
+
+        return price
+
+    def try_rule(plan: RulePlan, s: str, i: int) -> None:
+        rule, r = plan.rule, plan.index
+        exprs = plan.exprs
+        st: dict[str, Any] | None = None
+        cache: dict[str, Any] = {}
+
+        def get(key: str, at: Mapping[str, Any]) -> Any:
+            """Each expression once per rule, instrument and bar (history steps once)."""
+            if key not in cache:
+                cache[key] = value(exprs[(key, s)], i, at)
+            return cache[key]
+
+        if inp.continuous:
+            # Every per-bar expression steps on every bar, so its history sees every
+            # bar; the entry-dependent ones with the expected entry as `entry_price`.
+            st = state(i, s)
+            get("when", st)
+            for key in ("price", "trigger"):
+                if (key, s) in exprs:
+                    get(key, st)
+            expected = _expected_entry(rule.type, _num(cache.get("price")),
+                                       _num(cache.get("trigger")), inp.bars[s][3][i])
+            at_entry = state(i, s, entry_price=expected)
+            for key in (*EXIT_KEYS, *SIZE_MODES):
+                if (key, s) in exprs:
+                    get(key, at_entry)
+        when_ex = exprs[("when", s)]
+        if when_ex.column is not None:
+            when = bool(cols[when_ex.column][i])
+        else:
+            st = st or state(i, s)
+            when = bool(get("when", st))
+        if not when or not inp.fresh[s][i]:
+            return
+        if rule.action == "cancel_orders":
+            engine.cancel_all(s, plan.label)
+            return
+        if i - last_order_bar.get((r, s), -10**9) <= rule.cooldown:
+            return
+        position = portfolio.quantity(s)
+        oid = f"{s}-{r}-{i - first}"
+        close = inp.bars[s][3][i]
+        if rule.action == "close":
+            qty = abs(position) * (rule.fraction or 1.0)
+            if qty <= _EPS:
+                return
+            order = Order(id=oid, symbol=s, side="sell" if position > 0 else "buy",
+                          quantity=qty, reduce_only=True)
+            ref_price = close
+        else:
+            assert rule.side is not None
+            sign = 1.0 if rule.side == "buy" else -1.0
+            if position * sign > _EPS:
+                if entries.get((r, s), 0) >= rule.max_entries:
+                    return
+            else:
+                entries[(r, s)] = 0
+            st = st or state(i, s)
+            price = trigger = None
+            if ("price", s) in exprs:
+                price = _num(get("price", st))
+            if ("trigger", s) in exprs:
+                trigger = _num(get("trigger", st))
+            expected = _expected_entry(rule.type, price, trigger, close)
+            template = Order(id=oid, symbol=s, side=rule.side, quantity=math.nan,
+                             type=rule.type,
+                             limit_price=price if rule.type in ("limit", "stop_limit")
+                             else None,
+                             trigger_price=trigger if rule.type in ("stop", "stop_limit")
+                             else None,
+                             time_in_force=rule.time_in_force,
+                             expire_after=rule.expire_after, reduce_only=rule.reduce_only,
+                             post_only=rule.post_only)
+            if expected is None:
+                dropped(i, template, "dropped", f"{rule.type} price is null on this bar")
+                return
+            ref_price = expected
+            entry_state = state(i, s, entry_price=ref_price)
+            decided: dict[str, float | None] = {}
+            for k in EXIT_KEYS:
+                if (k, s) in exprs:
+                    decided[k] = _num(get(k, entry_state))
+            assert plan.size_mode is not None and rule.size is not None
+            size_value = _num(get(plan.size_mode, entry_state))
+            size = SizeSpec(plan.size_mode, math.nan if size_value is None  # type: ignore[arg-type]
+                            else size_value)
+            qty_or_reason = size_order(size, portfolio.equity(), ref_price,
+                                       decided.get("stop_loss"), specs[s])
+            if isinstance(qty_or_reason, str):
+                dropped(i, template, "dropped", qty_or_reason)
+                return
+            has_exits = any((k, s) in exprs for k in EXIT_KEYS)
+            order = Order(id=oid, symbol=s, side=rule.side, quantity=qty_or_reason,
+                          type=template.type, limit_price=template.limit_price,
+                          trigger_price=template.trigger_price,
+                          time_in_force=rule.time_in_force, expire_after=rule.expire_after,
+                          reduce_only=rule.reduce_only, post_only=rule.post_only,
+                          exits=exit_pricer(plan, s, i, decided) if has_exits else None)
+        conformed = conform(order, specs[s], ref_price)
+        if isinstance(conformed, str):
+            dropped(i, order, "dropped", conformed)
+            return
+        open_counts: dict[str, int] = {}
+        if risk.max_open_orders is not None:
+            for o in engine.open_orders():
+                open_counts[o.symbol] = open_counts.get(o.symbol, 0) + 1
+        verdict = gate.check(conformed, close_time(i), ref_price, portfolio, open_counts)
+        if not verdict.accepted:
+            dropped(i, conformed, f"risk_{verdict.action}",
+                    f"{verdict.limit}: {verdict.reason}")
+            if verdict.action == "flatten":
+                flatten(i)
+            return
+        reasons[conformed.id] = plan.label
+        result = engine.submit(conformed)
+        if not result.accepted:
+            note("rejected")
+            return
+        last_order_bar[(r, s)] = i
+        if rule.action is None:
+            entries[(r, s)] = entries.get((r, s), 0) + 1
+        apply(result.fills)
+
+    pairs = inp.pairs
+    plans = inp.rules
+    cand = inp.candidates
+    ncand = len(cand)
+    ptr = 0
+    while ptr < ncand and cand[ptr][0] < first:
+        ptr += 1
+    i = first
+    visited = 0
+    step = max(1, (n - first) // 100)
+    next_report = first
+    bars = inp.bars
+    fresh = inp.fresh
+    index_of = inp.bar_index
+    while i < n:
+        visited += 1
+        if progress is not None and i >= next_report:
+            progress(i - first, n - first)
+            next_report = i + step
+        now = close_time(i)
+        here: list[int] = []
+        while ptr < ncand and cand[ptr][0] == i:
+            here.append(cand[ptr][1])
+            ptr += 1
+        if inp.continuous:
+            wanted: Sequence[str] = symbols
+        else:
+            wanted_set = engine.working_symbols()
+            wanted_set.update(pairs[p][1] for p in here)
+            wanted = [s for s in symbols if s in wanted_set]
+        for s in wanted:
+            if not fresh[s][i]:
+                continue
+            o, h, lo, c = bars[s]
+            opened = _EPOCH + timedelta(milliseconds=open_ms[i])
+            apply(engine.on_bar(Bar(s, o[i], h[i], lo[i], c[i], opened, now),
+                                index_of[s][i]))
+        for pos in portfolio.open_positions():
+            c_now = bars[pos.symbol][3][i]
+            if c_now is not None:
+                portfolio.mark(pos.symbol, c_now)
+        if watch_equity:
+            decision = gate.update(now, portfolio)
+            if decision is not None:
+                note(f"risk_{decision.action}")
+                if decision.action == "flatten":
+                    flatten(i)
+        for name, s, ex in inp.signals:
+            sig_values[signal_key(name, s)] = bool(value(ex, i, state(i, s)))
+        if inp.continuous:
+            for plan in plans:
+                for s in plan.symbols:
+                    try_rule(plan, s, i)
+        else:
+            for p in here:
+                r, s = pairs[p]
+                try_rule(plans[r], s, i)
+        if gate.halted and not halted:
+            halted = f"{gate.halt_reason} at {now.isoformat()}"
+        if dirty:
+            snapshots.append(Snapshot(i, portfolio.cash, tuple(
+                (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
+            dirty = False
+        if (inp.continuous or engine.has_orders()
+                or (watch_equity and portfolio.open_positions())):
+            i += 1
+        else:
+            i = cand[ptr][0] if ptr < ncand else n
+    if progress is not None:
+        progress(n - first, n - first)
+    for event in engine.drain_events():
+        if event.kind in ("cancelled", "expired"):
+            note(event.kind)
+    for t, placed in engine.placed:
+        status, why = engine.outcome.get(placed.id, ("open", ""))
+        rows.append(OrderRow(t, placed, status, why))
+    rows.sort(key=lambda row: (row.time is None, row.time or _EPOCH))
+    return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
+
+
+def _expected_entry(order_type: str, price: float | None, trigger: float | None,
+                    close: float | None) -> float | None:
+    """The price an entry is sized at: its limit, its trigger, or this bar's close."""
+    if order_type == "limit":
+        return price
+    if order_type in ("stop", "stop_limit"):
+        return trigger
+    return close
+
+
+def _exit_reason(order_id: str, reasons: Mapping[str, str]) -> str:
+    for suffix, reason in ((":sl", "stop_loss"), (":tp", "take_profit"),
+                           (":trail", "trailing_stop")):
+        if order_id.endswith(suffix):
+            return reason
+    return reasons.get(order_id, "")
+
+
+def equity_columns(result: SimResult, closes: Mapping[str, np.ndarray], n: int,
+                   multipliers: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Equity, cash and in-position per bar from `first` to `n`, from the snapshots:
+    `cash + sum(quantity * (close - average) * multiplier)` in the portfolio order,
+    the same operations `Portfolio.equity` does."""
+    snaps = result.snapshots
+    first = snaps[0].index
+    idx = np.array([sn.index for sn in snaps], dtype=np.int64)
+    which = np.searchsorted(idx, np.arange(first, n), side="right") - 1
+    cash = np.array([sn.cash for sn in snaps])[which]
+    order: list[str] = list(result.portfolio.positions)
+    unrealized = np.zeros(n - first)
+    total = np.zeros(n - first)
+    in_position = np.zeros(n - first, dtype=bool)
+    started = False
+    for sym in order:
+        qty = np.array([dict((p[0], p[1]) for p in sn.positions).get(sym, 0.0)
+                        for sn in snaps])[which]
+        avg = np.array([dict((p[0], p[2]) for p in sn.positions).get(sym, 0.0)
+                        for sn in snaps])[which]
+        close = closes[sym][first:n]
+        held = qty != 0.0
+        with np.errstate(invalid="ignore"):
+            unrealized = np.where(held, qty * (close - avg) * multipliers.get(sym, 1.0), 0.0)
+        total = unrealized if not started else total + unrealized
+        started = True
+        in_position |= held
+    equity = cash + total
+    return equity, cash, in_position
+
+
+__all__ = ["OrderRow", "RulePlan", "SimInput", "SimResult", "Snapshot", "equity_columns",
+           "simulate"]
