@@ -221,6 +221,9 @@ def run(
     data: Annotated[str | None, typer.Option("--data", help="Data path template, "
                                              "overriding data.path.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json.")] = False,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", help="Override one scalar of the file, e.g. "
+        "params.fast_len=20 or orders.0.size.risk_pct=0.5; repeatable.")] = None,
 ) -> None:
     """Run one strategy file (backtest over stored history) and write the run's files."""
     from datetime import datetime
@@ -240,14 +243,24 @@ def run(
             typer.echo(f"runner: error: {flag} {text!r} is not an ISO date or datetime",
                        err=True)
             raise typer.Exit(EXIT_USAGE) from None
-    from runner.config.validate import validate_file
+    from runner.config.overrides import (
+        OverrideError,
+        parse_overrides,
+        render_text,
+        validate_with_overrides,
+    )
 
-    registry = _registry()
-    result = validate_file(file, registry)
+    try:
+        parsed = parse_overrides(overrides or [])
+        registry = _registry()
+        result = validate_with_overrides(file, registry, parsed)
+    except OverrideError as exc:
+        typer.echo(f"runner: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     if not result.ok or result.strategy is None:
         lines = result.text.splitlines()
         for d in result.diagnostics:
-            typer.echo(d.render_text(lines))
+            typer.echo(render_text(d, lines))
         errors = len(result.errors)
         warnings = len(result.diagnostics) - errors
         typer.echo(f"1 file, {errors} error{'s' if errors != 1 else ''}, "
@@ -260,7 +273,7 @@ def run(
     log: dict[str, int] = {}
     try:
         run_backtest(result, registry, out_dir=out_dir, start=bounds[0], end=bounds[1],
-                     data_path=data, log=log)
+                     data_path=data, overrides=[o.canonical for o in parsed], log=log)
     except RunnerError as exc:
         if _State.debug:
             raise
