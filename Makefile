@@ -39,6 +39,7 @@ schema: setup
 bench: setup
 	$(BIN)/python -m runner.bench.validate
 	$(BIN)/python -m runner.bench.indicators
+	$(BIN)/python -m runner.bench.backtest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -13,7 +13,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -268,25 +268,30 @@ def run(
         raise typer.Exit(EXIT_INVALID)
     from runner.engine.backtest import default_out_dir, run_backtest
     from runner.errors import RunnerError
+    from runner.progress import progress_bar
 
     out_dir = out if out is not None else default_out_dir(result.strategy.name)
-    log: dict[str, int] = {}
+    log: dict[str, Any] = {}
     try:
-        run_backtest(result, registry, out_dir=out_dir, start=bounds[0], end=bounds[1],
-                     data_path=data, overrides=[o.canonical for o in parsed], log=log)
+        with progress_bar("backtest") as update:
+            run_backtest(result, registry, out_dir=out_dir, start=bounds[0], end=bounds[1],
+                         data_path=data, overrides=[o.canonical for o in parsed], log=log,
+                         progress=update)
     except RunnerError as exc:
         if _State.debug:
             raise
         message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    if log.get("risk_halt") or log.get("risk_flatten"):
-        typer.echo("runner: warning: a risk limit halted new entries during the run",
-                   err=True)
     if as_json:
         typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
     else:
         typer.echo(str(out_dir))
+    if log.get("halted"):
+        typer.echo(f"runner: stopped by a risk halt: {log['halted']} (the run went on to "
+                   "the end of the data with no new entries; every file is written)",
+                   err=True)
+        raise typer.Exit(EXIT_HALT)
 
 
 def main() -> None:

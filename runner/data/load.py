@@ -414,10 +414,13 @@ def check_bars(df: pl.DataFrame, timeframe_seconds: int) -> tuple[pl.DataFrame, 
             f"rows are not in time order ({backwards} steps go backwards); sorted by time",
             "warning",
         )
-    df = df.sort("time", nulls_last=True, maintain_order=True)
-    time = df["time"]
+    if backwards or null_times:
+        df = df.sort("time", nulls_last=True, maintain_order=True)
+        time = df["time"]
 
-    dup_mask = time.is_duplicated() & time.is_not_null()
+    # sorted: a repeated time equals its neighbour (cheaper than hashing every row)
+    same = (time.diff() == timedelta(0)).fill_null(False)
+    dup_mask = same | same.shift(-1, fill_value=False)
     if dup_mask.any():
         dups = time.filter(dup_mask).unique(maintain_order=True)
         shown = ", ".join(_fmt(t) for t in dups.head(_SHOWN))

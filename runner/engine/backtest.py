@@ -24,6 +24,7 @@ Decisions DESIGN leaves open (see also the README):
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -76,12 +77,13 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
                  start: date | datetime | None = None, end: date | datetime | None = None,
                  data_path: str | None = None,
                  overrides: Sequence[str] = (),
-                 log: dict[str, int] | None = None,
+                 log: dict[str, Any] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the strategy over stored history, write the DESIGN §6 files into `out_dir`
     and return the summary. `log`, when given, receives counts of what the summary
     does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
-    `expired`, and `halted` = 1 when the risk gate halted). `progress(done, total)` is
+    `expired`; `visited`, the bars the loop stepped; `halted`, the reason and time, when
+    the risk gate halted). `progress(done, total)` is
     called as bars are simulated. Raises `ConfigError` for an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
     strategy = validated.strategy
@@ -138,12 +140,12 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     fresh_cols = {s: wide[f"{s}.fresh"] for s in symbols}
     inp = SimInput(
         strategy=strategy, symbols=symbols, first=first,
-        close_ms=_as_list(wide[CLOSE_TIME].dt.epoch("ms")),
-        open_ms=_as_list(wide["time"].dt.epoch("ms")),
-        bars={s: tuple(_as_list(wide[f"{s}.{c}"])  # type: ignore[misc]
+        close_ms=wide[CLOSE_TIME].dt.epoch("ms").to_numpy(),
+        open_ms=wide["time"].dt.epoch("ms").to_numpy(),
+        bars={s: tuple(wide[f"{s}.{c}"].fill_null(math.nan).to_numpy()  # type: ignore[misc]
                        for c in ("open", "high", "low", "close")) for s in symbols},
-        fresh={s: _as_list(col) for s, col in fresh_cols.items()},
-        bar_index={s: _as_list(col.cast(pl.Int64).cum_sum() - 1)
+        fresh={s: col.fill_null(False).to_numpy() for s, col in fresh_cols.items()},
+        bar_index={s: (col.fill_null(False).cast(pl.Int64).cum_sum() - 1).to_numpy()
                    for s, col in fresh_cols.items()},
         columns=columns, rules=rules, signals=stateful, candidates=candidates,
         pairs=pairs, continuous=continuous, specs=specs, params=params)
@@ -189,16 +191,8 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
         log.update(result.log)
         log["visited"] = result.visited
         if result.halted:
-            log["halted"] = 1
+            log["halted"] = result.halted
     return summary
-
-
-def _as_list(series: pl.Series) -> list[Any]:
-    """A column as a Python list; through numpy when it has no nulls (several times
-    faster than `Series.to_list` for numbers)."""
-    if series.null_count() == 0 and series.dtype.is_numeric() | (series.dtype == pl.Boolean):
-        return series.to_numpy().tolist()  # type: ignore[no-any-return]
-    return series.to_list()
 
 
 def _candidates(wide: pl.DataFrame, masks: Sequence[pl.Expr],

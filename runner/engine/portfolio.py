@@ -5,7 +5,9 @@ Decisions (each one is a choice the design leaves open):
 - **One net position per instrument** (DESIGN §3): a fill against the position first
   reduces it; whatever is left of the fill opens the other side (a *flip*).
 - **Average price**: adding to a position moves its average entry price to the
-  quantity-weighted mean of old and new; reducing never changes it.
+  quantity-weighted mean of old and new; reducing never changes it. A position opened by
+  one fill has exactly that fill's price, and a trade closed by fills at one price has
+  exactly that exit price (`q * p / q` can differ from `p` in the last bit).
 - **Multiplier**: every money amount is `price * quantity * multiplier` (DESIGN §1);
   realized PnL of closing `q` is `q * (exit - average) * multiplier`, signed for shorts.
 - **Cash is margin-style**: `cash = initial cash + realized PnL - fees`. Buying does not
@@ -75,6 +77,9 @@ class _Trip:
     entry_quantity: float = 0.0
     exit_quantity: float = 0.0
     exit_value: float = 0.0
+    exit_price: float | None = None
+    """The exit fills' price while they all have one (then it is the trade's exit
+    price exactly, not `value / quantity`, which can be off by an ulp)."""
     gross_pnl: float = 0.0
     fees: float = 0.0
 
@@ -146,10 +151,10 @@ class Portfolio:
         """Unrealized PnL of one instrument, or of all when `symbol` is None."""
         if symbol is None:
             total = 0.0  # in the positions' order: equity_columns repeats these operations
-            for s, pos in self.positions.items():
-                if pos.quantity != 0.0:
-                    total += pos.quantity * (self.marks.get(s, pos.avg_price) - pos.avg_price) \
-                        * self.multiplier(s)
+            for s, held in self.positions.items():
+                if held.quantity != 0.0:
+                    total += held.quantity * (self.marks.get(s, held.avg_price)
+                                              - held.avg_price) * self.multiplier(s)
             return total
         pos = self.positions.get(symbol)
         if pos is None or pos.is_flat:
@@ -231,6 +236,10 @@ class Portfolio:
         assert trip is not None
         trip.exit_quantity += qty
         trip.exit_value += qty * fill.price
+        if trip.exit_quantity == qty:
+            trip.exit_price = fill.price
+        elif trip.exit_price != fill.price:
+            trip.exit_price = None
         trip.gross_pnl += pnl
         trip.fees += fee
         remaining = pos.quantity - direction * qty
@@ -238,7 +247,8 @@ class Portfolio:
             self.trades.append(TradeRecord(
                 instrument=pos.symbol, side=trip.side, quantity=trip.entry_quantity,
                 entry_time=trip.entry_time, entry_price=pos.avg_price,
-                exit_time=fill.time, exit_price=trip.exit_value / trip.exit_quantity,
+                exit_time=fill.time, exit_price=(trip.exit_price if trip.exit_price is not None
+                            else trip.exit_value / trip.exit_quantity),
                 pnl=trip.gross_pnl - trip.fees, fees=trip.fees, exit_reason=reason,
                 gross_pnl=trip.gross_pnl,
             ))
@@ -253,7 +263,8 @@ class Portfolio:
         if pos._trip is None:
             pos._trip = _Trip(fill.time, "long" if sign > 0 else "short")
         held = abs(pos.quantity)
-        pos.avg_price = (held * pos.avg_price + qty * fill.price) / (held + qty)
+        pos.avg_price = (fill.price if held == 0.0
+                         else (held * pos.avg_price + qty * fill.price) / (held + qty))
         pos.quantity += sign * qty
         pos._trip.entry_quantity += qty
         pos._trip.fees += fee

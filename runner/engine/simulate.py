@@ -110,12 +110,13 @@ class SimInput:
     strategy: Strategy
     symbols: tuple[str, ...]
     first: int
-    close_ms: list[int]
+    close_ms: np.ndarray
     """Close time of each row, epoch ms (a datetime is made only for visited bars)."""
-    open_ms: list[int]
-    bars: dict[str, tuple[list[float], list[float], list[float], list[float]]]
-    fresh: dict[str, list[bool]]
-    bar_index: dict[str, list[int]]
+    open_ms: np.ndarray
+    bars: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    """open, high, low, close per symbol (numpy: only visited rows become floats)."""
+    fresh: dict[str, np.ndarray]
+    bar_index: dict[str, np.ndarray]
     columns: Mapping[str, list[Any]]
     rules: list[RulePlan]
     signals: list[tuple[str, str, Expression]]
@@ -154,7 +155,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     def close_time(i: int) -> datetime:
         t = times.get(i)
         if t is None:
-            t = times[i] = _EPOCH + timedelta(milliseconds=close_ms[i])
+            t = times[i] = _EPOCH + timedelta(milliseconds=int(close_ms[i]))
         return t
     first = inp.first
     fills: list[Fill] = []
@@ -164,6 +165,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     log: dict[str, int] = {}
     last_order_bar: dict[tuple[int, str], int] = {}
     entries: dict[tuple[int, str], int] = {}
+    working: dict[tuple[int, str], list[str]] = {}
     sig_values: dict[str, bool] = {}
     dirty = False
     halted = ""
@@ -266,7 +268,8 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
                 if (key, s) in exprs:
                     get(key, st)
             expected = _expected_entry(rule.type, _num(cache.get("price")),
-                                       _num(cache.get("trigger")), inp.bars[s][3][i])
+                                       _num(cache.get("trigger")),
+                                       float(inp.bars[s][3][i]))
             at_entry = state(i, s, entry_price=expected)
             for key in (*EXIT_KEYS, *SIZE_MODES):
                 if (key, s) in exprs:
@@ -286,7 +289,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
             return
         position = portfolio.quantity(s)
         oid = f"{s}-{r}-{i - first}"
-        close = inp.bars[s][3][i]
+        close = float(inp.bars[s][3][i])
         if rule.action == "close":
             qty = abs(position) * (rule.fraction or 1.0)
             if qty <= _EPS:
@@ -297,11 +300,14 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
         else:
             assert rule.side is not None
             sign = 1.0 if rule.side == "buy" else -1.0
-            if position * sign > _EPS:
-                if entries.get((r, s), 0) >= rule.max_entries:
-                    return
-            else:
+            # max_entries counts this rule's entries while its position is open and
+            # its entry orders still working (a resting limit is an entry in flight)
+            live = [oid for oid in working.get((r, s), ()) if engine.is_working(oid)]
+            working[(r, s)] = live
+            if position * sign <= _EPS and not live:
                 entries[(r, s)] = 0
+            if entries.get((r, s), 0) >= rule.max_entries:
+                return
             st = st or state(i, s)
             price = trigger = None
             if ("price", s) in exprs:
@@ -364,9 +370,11 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
             note("rejected")
             return
         last_order_bar[(r, s)] = i
+        apply(result.fills)
         if rule.action is None:
             entries[(r, s)] = entries.get((r, s), 0) + 1
-        apply(result.fills)
+            if engine.is_working(conformed.id):
+                working.setdefault((r, s), []).append(conformed.id)
 
     pairs = inp.pairs
     plans = inp.rules
@@ -402,12 +410,12 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
             if not fresh[s][i]:
                 continue
             o, h, lo, c = bars[s]
-            opened = _EPOCH + timedelta(milliseconds=open_ms[i])
-            apply(engine.on_bar(Bar(s, o[i], h[i], lo[i], c[i], opened, now),
-                                index_of[s][i]))
+            opened = _EPOCH + timedelta(milliseconds=int(open_ms[i]))
+            apply(engine.on_bar(Bar(s, float(o[i]), float(h[i]), float(lo[i]), float(c[i]),
+                                    opened, now), int(index_of[s][i])))
         for pos in portfolio.open_positions():
-            c_now = bars[pos.symbol][3][i]
-            if c_now is not None:
+            c_now = float(bars[pos.symbol][3][i])
+            if c_now == c_now:  # NaN before the instrument's first bar
                 portfolio.mark(pos.symbol, c_now)
         if watch_equity:
             decision = gate.update(now, portfolio)

@@ -167,6 +167,10 @@ class MatchingEngine:
         """Set a position from outside (restoring a paper session's state)."""
         self._positions[symbol] = quantity
 
+    def is_working(self, order_id: str) -> bool:
+        """Whether the order is resting in the book."""
+        return order_id in self._book
+
     def working_symbols(self) -> set[str]:
         """The symbols that have working orders."""
         return {w.order.symbol for w in self._book.values()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,59 @@ def test_per_bar_signal_with_state(cli_env: dict[str, str], tmp_path: Path,
     run(stateful, tmp_path / "b", "--to", "2024-01-05")
     for name in ("trades.csv", "fills.csv", "equity.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_history_kept_in_a_window_still_sees_every_bar(cli_env: dict[str, str],
+                                                       tmp_path: Path,
+                                                       trading_file: Path) -> None:
+    """`prev(position, 1)` keeps history of run-time state, so the loop must step every
+    bar (not only where a rule may fire); the result equals the plain `position == 0`
+    form, which needs no history."""
+    text = trading_file.read_text(encoding="utf-8")
+    old = "  enter_long: crosses_above(fast, slow) and uptrend\n"
+    plain, windowed = tmp_path / "plain.yaml", tmp_path / "windowed.yaml"
+    plain.write_text(text.replace(old, old.rstrip("\n") + " and position == 0\n"))
+    windowed.write_text(text.replace(old, old.rstrip("\n") + " and position == 0"
+                                     " and not (prev(position, 1) > 0 and position == 0"
+                                     " and false)\n"))
+    run(plain, tmp_path / "a", "--to", "2024-01-04")
+    run(windowed, tmp_path / "b", "--to", "2024-01-04")
+    for name in ("trades.csv", "fills.csv", "equity.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_from_loads_warm_up_before_the_start(cli_env: dict[str, str], tmp_path: Path,
+                                             trading_file: Path) -> None:
+    """With --from, indicators are warm on the first traded bar: the 1h EMA(20) of
+    the example needs 20 closed hours, which exist before 2024-01-03."""
+    out = tmp_path / "run"
+    summary = run(trading_file, out, "--from", "2024-01-03", "--to", "2024-01-04")
+    assert summary["start"] == "2024-01-03T00:00:00.000Z"
+    assert summary["bars"] == 24 * 60
+    _, equity = rows(out / "equity.csv")
+    assert equity[0]["time"] == "2024-01-03T00:01:00.000Z"
+    _, orders = rows(out / "orders.csv")
+    assert all(o["time"] >= "2024-01-03" for o in orders)
+
+
+def test_progress_reaches_the_total(tmp_path: Path, trading_file: Path) -> None:
+    from runner.config.validate import validate_file
+    from runner.engine.backtest import run_backtest
+    from runner.plugins import load_registry
+
+    registry = load_registry()
+    seen: list[tuple[int, int]] = []
+    run_backtest(validate_file(trading_file, registry), registry, out_dir=tmp_path / "r",
+                 data_path=DATA, end=datetime(2024, 1, 2),
+                 progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (24 * 60, 24 * 60)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_python_m_runner_is_the_cli() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "runner", "--version"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.strip()

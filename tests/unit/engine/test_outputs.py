@@ -104,7 +104,7 @@ time,id,symbol,side,quantity,type,limit_price,trigger_price,time_in_force,expire
 2024-01-01T00:00:00.000Z,o1,BTCUSDT,buy,0.1,market,,,gtc,,false,false,,42085.0,,,,,0,filled,
 2024-01-02T00:00:00.000Z,o2,BTCUSDT,sell,0.1,limit,42085.0,,gtc,,true,false,,,,,o1,o1,1,filled,
 2024-01-02T00:00:00.000Z,o3,BTCUSDT,buy,0.1,limit,41000.0,,gtc,,false,false,,,,,,,-1,risk_reject,max_position: over 0.1
-""",
+""",  # noqa: E501
     "fills.csv": """\
 order_id,symbol,side,time,price,quantity,fee,liquidity,bar_index
 o1,BTCUSDT,buy,2024-01-02T00:00:00.000Z,42000.5,0.1,0.05,taker,1
@@ -174,7 +174,7 @@ def test_column_sets() -> None:
                              "exit_time", "exit_price", "pnl", "fees", "exit_reason")
     assert EQUITY_COLUMNS == ("time", "equity", "cash", "drawdown")
     fields = tuple(f for f in Order.__dataclass_fields__ if f != "exits")
-    assert ORDER_COLUMNS == ("time", *fields, "status", "reason")
+    assert ("time", *fields, "status", "reason") == ORDER_COLUMNS
     assert tuple(Fill.__dataclass_fields__) == FILL_COLUMNS
 
 

@@ -1,0 +1,233 @@
+"""Benchmark `runner run --mode backtest` end to end, next to vectorbt when available.
+
+    python -m runner.bench.backtest [--sizes 1000000,10000000] [--instruments 100x100000]
+                                    [--out bench/backtest.json] [--vectorbt-python PATH]
+
+The strategy of issue 4: SMA(10)/SMA(30) cross, long-only, market orders at the next
+open, one instrument, from the YAML and a parquet file to `trades.csv`. The data is a
+seeded geometric random walk of 1-minute bars written once to `bench/data/` (not
+shipped: regenerated on demand).
+
+For every case it measures:
+- `cold_wall_s`: a fresh `python -m runner run ...` process, wall time, and its peak
+  RSS (`os.wait4`'s `ru_maxrss`): what a user waits for;
+- `in_process_s` / `bars_per_s`: `run_backtest` called twice in this process, the
+  second timed (imports, JIT and caches warm): the engine's throughput.
+Also 100 instruments x 100k bars, reported per (bar x instrument) next to the
+single-instrument cost per bar.
+
+vectorbt, when `--vectorbt-python` names an interpreter that has it (`pip install
+vectorbt "plotly<7"`), runs the same strategy on the same file (`from_signals` on the
+next bar's open with the same fees and slippage): cold wall time in a fresh process
+and the warm computation time. Targets (issue 4): 1M bars cold <= 1.2 s, in-process
+>= 10M bars/s, 10M bars cold <= 6 s with peak RSS < 2 GiB, 100 x 100k within 2x the
+single-instrument time per bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "bench" / "data"
+TARGETS = {"cold_1m_s": 1.2, "in_process_bars_per_s": 10_000_000, "cold_10m_s": 6.0,
+           "rss_10m_gib": 2.0, "multi_per_bar_ratio": 2.0}
+
+STRATEGY = """\
+version: 1
+name: bench-sma-cross
+venue: {{exchange: sim}}
+instruments: [{symbols}]
+data: {{source: parquet, path: "{path}", timeframe: 1m}}
+timeframes: [1m]
+indicators:
+  fast: {{type: sma, period: 10}}
+  slow: {{type: sma, period: 30}}
+signals:
+  enter: crosses_above(fast, slow)
+  exit: crosses_below(fast, slow)
+orders:
+  - when: enter
+    side: buy
+    size: {{quantity: 1}}
+  - when: exit
+    action: close
+backtest: {{cash: 1000000, fees: {{maker: 0.0002, taker: 0.0004}}, slippage_bps: 1,
+           fill: next_open}}
+"""
+
+VECTORBT = """\
+import sys, time
+t0 = time.perf_counter()
+import pandas as pd
+import vectorbt as vbt
+path, out, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def run():
+    df = pd.read_parquet(path)
+    close, open_ = df["close"], df["open"]
+    fast = vbt.MA.run(close, 10).ma
+    slow = vbt.MA.run(close, 30).ma
+    # decided at bar t's close, executed at bar t+1's open
+    entries = fast.vbt.crossed_above(slow).shift(1, fill_value=False)
+    exits = fast.vbt.crossed_below(slow).shift(1, fill_value=False)
+    pf = vbt.Portfolio.from_signals(close, entries, exits, price=open_, size=1.0,
+                                    fees=0.0004, slippage=0.0001, init_cash=1_000_000,
+                                    freq="1min")
+    pf.trades.records_readable.to_csv(out)
+    return pf
+run()
+cold = time.perf_counter() - t0
+warm = []
+for _ in range(repeat):
+    t1 = time.perf_counter(); pf = run(); warm.append(time.perf_counter() - t1)
+print(cold, min(warm) if warm else float("nan"), pf.trades.count())
+"""
+
+
+def write_bars(path: Path, n: int, seed: int) -> None:
+    """`n` 1-minute bars of a geometric random walk (deterministic per seed)."""
+    if path.exists():
+        return
+    rng = np.random.default_rng(seed)
+    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0008, n)))
+    open_ = np.concatenate([[30_000.0], close[:-1]])
+    wick = np.abs(rng.normal(0.0, 0.0005, n)) * close
+    start = 1_704_067_200_000  # 2024-01-01 UTC
+    frame = pl.DataFrame({
+        "time": pl.Series(start + 60_000 * np.arange(n, dtype=np.int64)).cast(
+            pl.Datetime("ms", "UTC")),
+        "open": open_, "high": np.maximum(open_, close) + wick,
+        "low": np.minimum(open_, close) - wick, "close": close,
+        "volume": rng.lognormal(1.0, 0.5, n),
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(path)
+
+
+def write_strategy(folder: Path, symbols: list[str], path_template: str) -> Path:
+    file = folder / "bench_sma_cross.yaml"
+    file.write_text(STRATEGY.format(symbols=", ".join(symbols), path=path_template),
+                    encoding="utf-8")
+    return file
+
+
+def timed_process(args: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (GiB) and stdout of a child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[:4]}... exited {proc.returncode}: {err.strip()[-500:]}")
+    return wall, usage.ru_maxrss / 2**20, out
+
+
+def runner_case(file: Path, data: str, out: Path) -> dict[str, Any]:
+    """Cold process, then warm in-process timing."""
+    from runner.config.validate import validate_file
+    from runner.engine.backtest import run_backtest
+    from runner.plugins import load_registry
+
+    cold, rss, _ = timed_process([sys.executable, "-m", "runner", "run", str(file),
+                                  "--mode", "backtest", "--data", data,
+                                  "--out", str(out / "cold")])
+    registry = load_registry()
+    validated = validate_file(file, registry)
+    run_backtest(validated, registry, out_dir=out / "warm", data_path=data)
+    start = time.perf_counter()
+    summary = run_backtest(validated, registry, out_dir=out / "warm", data_path=data)
+    warm = time.perf_counter() - start
+    return {"cold_wall_s": round(cold, 3), "peak_rss_gib": round(rss, 3),
+            "in_process_s": round(warm, 3), "bars": summary["bars"],
+            "trades": summary["trades"]}
+
+
+def vectorbt_case(python: str, data: Path, out: Path) -> dict[str, Any]:
+    script = out / "vbt.py"
+    script.write_text(VECTORBT, encoding="utf-8")
+    wall, rss, text = timed_process([python, str(script), str(data), str(out / "vbt.csv"),
+                                     "2"])
+    _, warm, trades = text.split()
+    return {"cold_wall_s": round(wall, 3), "peak_rss_gib": round(rss, 3),
+            "warm_s": round(float(warm), 3), "trades": int(trades)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--instruments", default="100x100000",
+                        help="COUNTxBARS for the multi-instrument case ('' to skip)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "backtest.json"))
+    parser.add_argument("--vectorbt-python", default=os.environ.get("VECTORBT_PYTHON"))
+    args = parser.parse_args(argv)
+
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(),
+                                           "cpus": os.cpu_count()},
+                               "targets": TARGETS, "single": {}, "vectorbt": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            data = DATA / f"SMA{size}-1m.parquet"
+            write_bars(data, size, seed=size % 1000 + 7)
+            file = write_strategy(work, [f"SMA{size}"], str(DATA / "{symbol}-1m.parquet"))
+            case = runner_case(file, str(DATA / "{symbol}-1m.parquet"), work / str(size))
+            case["in_process_bars_per_s"] = round(case["bars"] / case["in_process_s"])
+            results["single"][str(size)] = case
+            print(f"runner   {size:>10,} bars: cold {case['cold_wall_s']:.2f} s, "
+                  f"rss {case['peak_rss_gib']:.2f} GiB, in-process {case['in_process_s']:.2f} s"
+                  f" ({case['in_process_bars_per_s']:,} bars/s), {case['trades']} trades",
+                  flush=True)
+            if args.vectorbt_python:
+                vbt = vectorbt_case(args.vectorbt_python, data, work / str(size))
+                results["vectorbt"][str(size)] = vbt
+                print(f"vectorbt {size:>10,} bars: cold {vbt['cold_wall_s']:.2f} s, "
+                      f"rss {vbt['peak_rss_gib']:.2f} GiB, warm {vbt['warm_s']:.2f} s, "
+                      f"{vbt['trades']} trades", flush=True)
+        if args.instruments:
+            count, bars = (int(x) for x in args.instruments.split("x"))
+            symbols = [f"M{bars}X{k:03d}" for k in range(count)]
+            for k, sym in enumerate(symbols):
+                write_bars(DATA / f"{sym}-1m.parquet", bars, seed=1000 + k)
+            file = write_strategy(work, symbols, str(DATA / "{symbol}-1m.parquet"))
+            case = runner_case(file, str(DATA / "{symbol}-1m.parquet"), work / "multi")
+            per_bar = case["in_process_s"] / (bars * count)
+            single = results["single"].get(str(bars * count)) or next(
+                iter(results["single"].values()), None)
+            case["instruments"] = count
+            case["per_bar_instrument_us"] = round(per_bar * 1e6, 4)
+            if single:
+                case["ratio_to_single_per_bar"] = round(
+                    per_bar / (single["in_process_s"] / single["bars"]), 2)
+            results["multi"] = case
+            print(f"runner   {count} x {bars:,} bars: cold {case['cold_wall_s']:.2f} s, "
+                  f"rss {case['peak_rss_gib']:.2f} GiB, in-process "
+                  f"{case['in_process_s']:.2f} s, {case['per_bar_instrument_us']} us per "
+                  f"bar x instrument (x{case.get('ratio_to_single_per_bar')} single)",
+                  flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
