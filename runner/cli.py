@@ -283,6 +283,8 @@ def run(
         message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
         raise typer.Exit(exc.exit_code) from None
+    for warning in log.get("data_warnings", ()):
+        typer.echo(f"runner: warning: data: {warning}", err=True)
     if as_json:
         typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
     else:

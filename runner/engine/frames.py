@@ -58,6 +58,9 @@ class BarFrame:
     first: int
     """Index of the first row at or after the run's start (rows before it are warm-up)."""
     base_ms: int
+    warnings: tuple[str, ...] = ()
+    """What loading the data found and decided (gaps, zero volume...), one line each,
+    prefixed with the symbol: the CLI prints them, so nothing is fixed silently."""
 
 
 def _indicator_deps(strategy: Strategy, name: str) -> list[str]:
@@ -117,8 +120,10 @@ def _compute_indicator(frame: pl.DataFrame, name: str, strategy: Strategy,
 def _instrument_frame(symbol: str, strategy: Strategy, validated: Validated,
                       registry: Registry, needed: Mapping[str, set[str]],
                       indicator_order: Sequence[str], *, start: datetime | None,
-                      end: datetime | None, data_path: str | None) -> pl.DataFrame:
-    """Base bars of `symbol` with its indicators and every `@tf` column aligned."""
+                      end: datetime | None, data_path: str | None,
+                      warnings: list[str]) -> pl.DataFrame:
+    """Base bars of `symbol` with its indicators and every `@tf` column aligned; the
+    loader's warnings are appended to `warnings`."""
     data = strategy.data
     if data is None:
         raise UsageError("the strategy has no data: section (needed for a backtest)")
@@ -133,6 +138,7 @@ def _instrument_frame(symbol: str, strategy: Strategy, validated: Validated,
                        label=data.label, closed=data.closed,
                        timeframe_seconds=timeframe_ms(data.timeframe) // 1000,
                        start=start, end=end)
+    warnings.extend(f"{symbol}: {issue.kind}: {issue.message}" for issue in loaded.warnings)
     bars = loaded.frame.select("time", *PRICE_FIELDS)
     if data.timeframe != base_tf:
         if timeframe_ms(base_tf) < timeframe_ms(data.timeframe):
@@ -173,8 +179,10 @@ def bar_frame(validated: Validated, registry: Registry, graph: Graph, *,
     order += [n for n in strategy.indicators if n not in order]
     load_from = None if start is None else start - timedelta(
         milliseconds=graph.warmup("backtest") * base_ms)
+    warnings: list[str] = []
     per_symbol = {s: _instrument_frame(s, strategy, validated, registry, needed, order,
-                                       start=load_from, end=end, data_path=data_path)
+                                       start=load_from, end=end, data_path=data_path,
+                                       warnings=warnings)
                   for s in symbols}
     if len(per_symbol) == 1:
         clocked = {s: f.with_columns(pl.lit(True).alias("fresh"))
@@ -190,7 +198,7 @@ def bar_frame(validated: Validated, registry: Registry, graph: Graph, *,
     first = 0
     if start is not None and wide.height:
         first = int(wide["time"].search_sorted(pl.Series([start]).cast(wide["time"].dtype))[0])
-    return BarFrame(wide, symbols, first, base_ms)
+    return BarFrame(wide, symbols, first, base_ms, tuple(warnings))
 
 
 __all__ = ["CLOSE_TIME", "PRICE_FIELDS", "BarFrame", "bar_frame", "needed_indicators"]

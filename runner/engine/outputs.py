@@ -165,6 +165,8 @@ def orders_frame(orders: Sequence[OrderRecord]) -> pl.DataFrame:
         "time": [None if r.time is None else _as_datetime(r.time) for r in orders]}
     for f in ORDER_FIELDS:
         data[f] = [getattr(r.order, f) for r in orders]
+    # an order dropped before it had a size has no quantity: an empty cell, not NaN
+    data["quantity"] = [None if q != q else q for q in data["quantity"]]
     data["status"] = [r.status for r in orders]
     data["reason"] = [r.reason or None for r in orders]
     return pl.DataFrame(data, schema=ORDER_SCHEMA)

@@ -434,7 +434,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
                 r, s = pairs[p]
                 try_rule(plans[r], s, i)
         if gate.halted and not halted:
-            halted = f"{gate.halt_reason} at {now.isoformat()}"
+            halted = f"{gate.halt_reason} at {now.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
         if dirty:
             snapshots.append(Snapshot(i, portfolio.cash, tuple(
                 (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))

@@ -65,7 +65,10 @@ class Run:
     fills: list[dict[str, str]]
     trades: list[dict[str, str]]
     equity: list[dict[str, str]]
-    log: dict[str, int] = field(default_factory=dict)
+    log: dict[str, Any] = field(default_factory=dict)
+    """What `run_backtest` logged: counts (`dropped`, `risk_reject`, `risk_halt`,
+    `risk_flatten`, `rejected`, `cancelled`, `expired`, `visited`) and `halted` (a
+    string: the halt's reason and time) when the risk gate halted."""
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -112,7 +115,7 @@ def run_case(tmp_path: Path, registry: Registry, body: str,
     validated = validate_text(path.read_text(encoding="utf-8"), str(path), registry)
     assert not validated.errors, [d.message for d in validated.errors]
     out = tmp_path / "out"
-    log: dict[str, int] = {}
+    log: dict[str, Any] = {}
     run_backtest(validated, registry, out_dir=out, log=log)
     return Run(summary=json.loads((out / "summary.json").read_text(encoding="utf-8")),
                orders=_rows(out / "orders.csv"), fills=_rows(out / "fills.csv"),
