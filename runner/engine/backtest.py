@@ -26,16 +26,18 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from runner.compile import compile as compile_graph
 from runner.config.models import OrderRule
 from runner.config.validate import Validated
-from runner.engine.frames import CLOSE_TIME, bar_frame
+from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame
 from runner.engine.metrics import drawdown, metrics
 from runner.engine.outputs import config_fingerprint, fills_frame, orders_frame, write_run
 from runner.engine.plan import Planner
@@ -73,19 +75,22 @@ def _size_mode(rule: OrderRule) -> str | None:
     return next((m for m in SIZE_MODES if getattr(rule.size, m) is not None), None)
 
 
-def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Path,
-                 start: date | datetime | None = None, end: date | datetime | None = None,
-                 data_path: str | None = None,
-                 overrides: Sequence[str] = (),
-                 log: dict[str, Any] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run the strategy over stored history, write the DESIGN §6 files into `out_dir`
-    and return the summary. `log`, when given, receives counts of what the summary
-    does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
-    `expired`; `visited`, the bars the loop stepped; `halted`, the reason and time, when
-    the risk gate halted). `progress(done, total)` is
-    called as bars are simulated. Raises `ConfigError` for an invalid file,
-    `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What `run_backtest` needs besides the `SimInput`: the planned frame and the
+    closes the equity curve is valued at."""
+
+    frame: BarFrame
+    wide: pl.DataFrame
+    """The frame's wide table with the state-free signal columns added."""
+    closes: dict[str, np.ndarray]
+
+
+def prepare(validated: Validated, registry: Registry, *,
+            start: date | datetime | None = None, end: date | datetime | None = None,
+            data_path: str | None = None) -> tuple[SimInput, Prepared]:
+    """Everything before the event loop: compile, build the frame, plan the
+    expressions and the candidate bars. Raises as `run_backtest` does."""
     strategy = validated.strategy
     if strategy is None:
         raise ConfigError(validated.errors)
@@ -149,6 +154,25 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
                    for s, col in fresh_cols.items()},
         columns=columns, rules=rules, signals=stateful, candidates=candidates,
         pairs=pairs, continuous=continuous, specs=specs, params=params)
+    return inp, Prepared(frame, wide, closes)
+
+
+def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Path,
+                 start: date | datetime | None = None, end: date | datetime | None = None,
+                 data_path: str | None = None,
+                 overrides: Sequence[str] = (),
+                 log: dict[str, Any] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the strategy over stored history, write the DESIGN §6 files into `out_dir`
+    and return the summary. `log`, when given, receives counts of what the summary
+    does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
+    `expired`; `visited`, the bars the loop stepped; `halted`, the reason and time, when
+    the risk gate halted). `progress(done, total)` is
+    called as bars are simulated. Raises `ConfigError` for an invalid file,
+    `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
+    inp, prepared = prepare(validated, registry, start=start, end=end, data_path=data_path)
+    strategy, frame, closes, specs = inp.strategy, prepared.frame, prepared.closes, inp.specs
+    wide, first = prepared.wide, frame.first
     gc.collect()
     gc.freeze()  # the frame's millions of objects need no cycle collection in the loop
     try:
@@ -226,4 +250,4 @@ def default_out_dir(name: str, now: datetime | None = None) -> Path:
     return Path("runs") / name / stamp
 
 
-__all__ = ["default_out_dir", "run_backtest"]
+__all__ = ["Prepared", "default_out_dir", "prepare", "run_backtest"]

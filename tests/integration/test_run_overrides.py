@@ -33,11 +33,11 @@ def run(out: Path, *extra: str) -> dict[str, object]:
 def test_an_override_changes_the_run_and_the_fingerprint(cli_env: dict[str, str],
                                                          tmp_path: Path) -> None:
     default = run(tmp_path / "default")
-    fast = run(tmp_path / "fast", "--set", "params.fast_len=5")
+    fast = run(tmp_path / "fast", "--set", "params.fast_len=30")
     assert fast["trades"] != default["trades"]
     assert fast["fingerprint"] != default["fingerprint"]
     # another spelling of the same value is the same config, and the same fingerprint
-    same = run(tmp_path / "same", "--set", " params.fast_len = 0x5 ")
+    same = run(tmp_path / "same", "--set", " params.fast_len = 0x1E ")
     assert same["fingerprint"] == fast["fingerprint"]
     assert same["trades"] == fast["trades"] and same["final_equity"] == fast["final_equity"]
 

@@ -110,14 +110,14 @@ def test_sma_cross_golden(registry: Registry) -> None:
     assert graph.node("bars:1h").warmup == 59
     assert graph.node("bars:1m").warmup == 0
     fast = graph.node("indicator:fast")
-    assert fast.params is not None and fast.params.model_dump() == {"period": 10}
-    assert (fast.lookback, fast.warmup) == (9, 9)
-    assert graph.node("indicator:slow").warmup == 29
+    assert fast.params is not None and fast.params.model_dump() == {"period": 60}
+    assert (fast.lookback, fast.warmup) == (59, 59)
+    assert graph.node("indicator:slow").warmup == 239
     assert graph.node("indicator:atr").warmup == 14
-    assert graph.node("signal:exit_long").warmup == 29
+    assert graph.node("signal:exit_long").warmup == 239
     assert graph.node("signal:uptrend").warmup == 1199
     assert graph.node("signal:enter_long").warmup == 1199
-    assert graph.node("order_rule:orders[1]").warmup == 29
+    assert graph.node("order_rule:orders[1]").warmup == 239
     assert graph.node("order_rule:orders[0]").reads == (
         "param:stop_atr", "param:target_atr", "state:entry_price")
     assert graph.warmup_needed == 1199
