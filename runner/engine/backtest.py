@@ -37,6 +37,7 @@ import polars as pl
 from runner.compile import compile as compile_graph
 from runner.config.models import OrderRule
 from runner.config.validate import Validated
+from runner.engine.fastpath import simulate_fast, why_not_fast
 from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame
 from runner.engine.metrics import drawdown, metrics
 from runner.engine.outputs import config_fingerprint, fills_frame, orders_frame, write_run
@@ -150,8 +151,7 @@ def prepare(validated: Validated, registry: Registry, *,
         bars={s: tuple(wide[f"{s}.{c}"].fill_null(math.nan).to_numpy()  # type: ignore[misc]
                        for c in ("open", "high", "low", "close")) for s in symbols},
         fresh={s: col.fill_null(False).to_numpy() for s, col in fresh_cols.items()},
-        bar_index={s: (col.fill_null(False).cast(pl.Int64).cum_sum() - 1).to_numpy()
-                   for s, col in fresh_cols.items()},
+        bar_index={s: _traded_index(col, first) for s, col in fresh_cols.items()},
         columns=columns, rules=rules, signals=stateful, candidates=candidates,
         pairs=pairs, continuous=continuous, specs=specs, params=params)
     return inp, Prepared(frame, wide, closes)
@@ -166,8 +166,9 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     """Run the strategy over stored history, write the DESIGN §6 files into `out_dir`
     and return the summary. `log`, when given, receives counts of what the summary
     does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
-    `expired`; `visited`, the bars the loop stepped; `halted`, the reason and time, when
-    the risk gate halted). `progress(done, total)` is
+    `expired`; `visited`, the bars the loop stepped; `fast_path`, "used" or why the
+    compiled fast path could not run this strategy; `halted`, the reason and time, when
+    the risk gate halted; `data_warnings`, what loading the data found). `progress(done, total)` is
     called as bars are simulated. Raises `ConfigError` for an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
     inp, prepared = prepare(validated, registry, start=start, end=end, data_path=data_path)
@@ -176,7 +177,8 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     gc.collect()
     gc.freeze()  # the frame's millions of objects need no cycle collection in the loop
     try:
-        result = simulate(inp, progress=progress)
+        result = (simulate_fast(inp, progress=progress) if why_not_fast(inp) is None
+                  else simulate(inp, progress=progress))
     finally:
         gc.unfreeze()
 
@@ -214,9 +216,20 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     if log is not None:
         log.update(result.log)
         log["visited"] = result.visited
+        log["fast_path"] = why_not_fast(inp) or "used"
+        if frame.warnings:
+            log["data_warnings"] = list(frame.warnings)
         if result.halted:
             log["halted"] = result.halted
     return summary
+
+
+def _traded_index(fresh: pl.Series, first: int) -> np.ndarray:
+    """Per row, the instrument's bar index counted from 0 at its first fresh bar at or
+    after the run's start (warm-up bars are negative and never reach the engine)."""
+    counts = fresh.fill_null(False).cast(pl.Int64).cum_sum()
+    before = int(counts[first - 1]) if first > 0 else 0
+    return (counts - 1 - before).to_numpy()
 
 
 def _candidates(wide: pl.DataFrame, masks: Sequence[pl.Expr],

@@ -161,7 +161,7 @@ def simulate_fast(inp: SimInput, *,
         np.array([sp.multiplier for sp in specs], dtype=np.float64).reshape(-1),
         model.fill == "close", float(model.slippage_bps), float(model.fees.taker),
         bool(strategy.risk.allow_short))
-    (no, o_cand, o_kind, o_buy, o_qty, o_k, o_status, o_after,
+    (no, o_cand, o_kind, o_buy, o_qty, _placed_k, o_status, o_after,
      nf, f_order, f_price, f_qty, f_fee, f_bar, f_k, f_at_open,
      mark_bar, ppos, visited, cancelled, state_fill, state_sym) = out
 
@@ -180,15 +180,13 @@ def simulate_fast(inp: SimInput, *,
         if count:
             log[kind] = log.get(kind, 0) + count
 
-    dropped: list[OrderRow] = []
-    placed: list[OrderRow] = []
+    rows: list[OrderRow] = []
     orders: list[Order] = []
     labels: list[str] = []
     kinds = o_kind[:no].tolist()
     cands = o_cand[:no].tolist()
     buys = o_buy[:no].tolist()
     qtys = o_qty[:no].tolist()
-    ks = o_k[:no].tolist()
     statuses = o_status[:no].tolist()
     afters = o_after[:no].tolist()
     cbars = cand_bar.tolist()
@@ -205,22 +203,21 @@ def simulate_fast(inp: SimInput, *,
         qty = qtys[j]
         labels.append(plan.label)
         close = float(inp.bars[s][3][i])
+        k_here = int(inp.bar_index[s][i])
         if rule.action == "close":
             order = Order(id=oid, symbol=s, side=side, quantity=qty, reduce_only=True,
-                          placed_at=ks[j] if kind in (fk.KIND_PLACED, fk.KIND_REJECTED)
-                          else -1)
+                          placed_at=k_here)
         elif kind == fk.KIND_SIZE_DROP:
             order = Order(id=oid, symbol=s, side=side, quantity=math.nan, type=rule.type,
                           time_in_force=rule.time_in_force,
                           expire_after=rule.expire_after, reduce_only=rule.reduce_only,
-                          post_only=rule.post_only)
+                          post_only=rule.post_only, placed_at=k_here)
         else:
             order = Order(id=oid, symbol=s, side=side, quantity=qty, type=rule.type,
                           time_in_force=rule.time_in_force,
                           expire_after=rule.expire_after, reduce_only=rule.reduce_only,
                           post_only=rule.post_only,
-                          placed_at=ks[j] if kind in (fk.KIND_PLACED, fk.KIND_REJECTED)
-                          else -1)
+                          placed_at=k_here)
         orders.append(order)
         if kind == fk.KIND_PLACED:
             status = statuses[j]
@@ -231,15 +228,15 @@ def simulate_fast(inp: SimInput, *,
                                "reduce_only: no position to reduce")
             else:
                 row = OrderRow(close_time(i), order, "open", "")
-            placed.append(row)
+            rows.append(row)
         elif kind == fk.KIND_REJECTED:
-            placed.append(OrderRow(close_time(i), order, "rejected",
+            rows.append(OrderRow(close_time(i), order, "rejected",
                                    f"quantity must be positive, got {qty}"))
             note("rejected")
         elif kind == fk.KIND_RISK_REJECT:
             why = (f"{side} {qty:g} {s} would leave a short position of {afters[j]:g} "
                    "(allow_short is false)")
-            dropped.append(OrderRow(close_time(i), order, "risk_reject",
+            rows.append(OrderRow(close_time(i), order, "risk_reject",
                                     f"allow_short: {why}"))
             note("risk_reject")
         else:
@@ -248,7 +245,7 @@ def simulate_fast(inp: SimInput, *,
                                math.nan, close, None, spec)
                     if kind == fk.KIND_SIZE_DROP else min_notional_reason(close, qty, spec))
             assert isinstance(text, str), (oid, text)
-            dropped.append(OrderRow(close_time(i), order, "dropped", text))
+            rows.append(OrderRow(close_time(i), order, "dropped", text))
             note("dropped")
 
     portfolio = Portfolio(float(strategy.backtest.cash), inp.specs)
@@ -289,8 +286,6 @@ def simulate_fast(inp: SimInput, *,
             portfolio.mark(s, float(inp.bars[s][3][int(mark_bar[j])]))
         assert portfolio.quantity(s) == ppos[j], (s, portfolio.quantity(s), ppos[j])
     note("cancelled", int(cancelled))
-    rows = dropped + placed
-    rows.sort(key=lambda row: (row.time is None, row.time or _EPOCH))
     if progress is not None:
         progress(n - first, n - first)
     return SimResult(rows, fills, portfolio, snapshots, int(visited), "", log)

@@ -159,7 +159,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
         return t
     first = inp.first
     fills: list[Fill] = []
-    rows: list[OrderRow] = []
+    drops: list[tuple[int, OrderRow]] = []
     snapshots: list[Snapshot] = [Snapshot(first, portfolio.cash, ())]
     reasons: dict[str, str] = {}
     log: dict[str, int] = {}
@@ -181,7 +181,10 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
             dirty = True
 
     def dropped(i: int, order: Order, status: str, reason: str) -> None:
-        rows.append(OrderRow(close_time(i), order, status, reason))
+        """An order that never reached the engine: recorded where it was decided,
+        among the engine's orders (`len(engine.placed)` of them came before it)."""
+        placed = order.placed(int(inp.bar_index[order.symbol][i]))
+        drops.append((len(engine.placed), OrderRow(close_time(i), placed, status, reason)))
         note(status)
 
     def flatten(i: int) -> None:
@@ -449,10 +452,18 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     for event in engine.drain_events():
         if event.kind in ("cancelled", "expired"):
             note(event.kind)
-    for t, placed in engine.placed:
+    rows: list[OrderRow] = []
+    waiting = iter(drops)
+    drop = next(waiting, None)
+    for j, (t, placed) in enumerate(engine.placed):
+        while drop is not None and drop[0] <= j:
+            rows.append(drop[1])
+            drop = next(waiting, None)
         status, why = engine.outcome.get(placed.id, ("open", ""))
         rows.append(OrderRow(t, placed, status, why))
-    rows.sort(key=lambda row: (row.time is None, row.time or _EPOCH))
+    while drop is not None:
+        rows.append(drop[1])
+        drop = next(waiting, None)
     return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
 
 

@@ -1104,10 +1104,6 @@ def test_bars_before_the_start_are_warm_up(tmp_path: Path, registry: Registry) -
     assert run.summary["start"].startswith("2024-01-01T00:05:00")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: orders.csv placed_at and fills.csv "
-                   "bar_index count the warm-up bars the frame loaded before the start "
-                   "(here 2, SMA(3)'s warm-up: placed_at 2, bar_index 3) instead of the "
-                   "traded bars from 0 like the `bar_index` state and the order ids")
 def test_warm_up_bars_do_not_count_in_the_files_bar_index(tmp_path: Path,
                                                           registry: Registry) -> None:
     """The same run: the order is placed on traded bar 0 and fills on traded bar 1."""
