@@ -40,17 +40,16 @@ from runner.config.validate import Validated
 from runner.engine.fastpath import simulate_fast, why_not_fast
 from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame
 from runner.engine.metrics import drawdown, metrics
-from runner.engine.outputs import config_fingerprint, fills_frame, orders_frame, write_run
+from runner.engine.outputs import config_fingerprint, write_run
 from runner.engine.plan import Planner
-from runner.engine.portfolio import Portfolio
 from runner.engine.simulate import (
     EXIT_KEYS,
     SIZE_MODES,
     RulePlan,
     SimInput,
-    equity_columns,
     simulate,
 )
+from runner.engine.tables import tables_of
 from runner.errors import ConfigError, UsageError
 from runner.plugins import Registry
 from runner.sim.orders import InstrumentSpec
@@ -78,13 +77,11 @@ def _size_mode(rule: OrderRule) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """What `run_backtest` needs besides the `SimInput`: the planned frame and the
-    closes the equity curve is valued at."""
+    """What `run_backtest` needs besides the `SimInput`: the planned frame."""
 
     frame: BarFrame
     wide: pl.DataFrame
     """The frame's wide table with the state-free signal columns added."""
-    closes: dict[str, np.ndarray]
 
 
 def prepare(validated: Validated, registry: Registry, *,
@@ -138,7 +135,6 @@ def prepare(validated: Validated, registry: Registry, *,
         ex.history for plan in rules for ex in plan.exprs.values())
     candidates = _candidates(wide, masks, first)
 
-    closes = {s: wide[f"{s}.close"].to_numpy() for s in symbols}
     specs = {s: InstrumentSpec(tick_size=inst.tick_size, lot_size=inst.lot_size,
                                min_notional=inst.min_notional,
                                multiplier=inst.multiplier or 1.0)
@@ -154,7 +150,7 @@ def prepare(validated: Validated, registry: Registry, *,
         bar_index={s: _traded_index(col, first) for s, col in fresh_cols.items()},
         columns=columns, rules=rules, signals=stateful, candidates=candidates,
         pairs=pairs, continuous=continuous, specs=specs, params=params)
-    return inp, Prepared(frame, wide, closes)
+    return inp, Prepared(frame, wide)
 
 
 def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Path,
@@ -172,29 +168,33 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     called as bars are simulated. Raises `ConfigError` for an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
     inp, prepared = prepare(validated, registry, start=start, end=end, data_path=data_path)
-    strategy, frame, closes, specs = inp.strategy, prepared.frame, prepared.closes, inp.specs
+    strategy, frame = inp.strategy, prepared.frame
     wide, first = prepared.wide, frame.first
-    gc.collect()
     gc.freeze()  # the frame's millions of objects need no cycle collection in the loop
+    fast_path = why_not_fast(inp)
+    halted = ""
     try:
-        result = (simulate_fast(inp, progress=progress) if why_not_fast(inp) is None
-                  else simulate(inp, progress=progress))
+        if fast_path is None:
+            fast = simulate_fast(inp, progress=progress)
+            tables, counts, visited = fast.tables, fast.log, fast.visited
+        else:
+            result = simulate(inp, progress=progress)
+            tables, counts, visited = tables_of(result, inp), result.log, result.visited
+            halted = result.halted
     finally:
         gc.unfreeze()
 
     n = wide.height
-    equity_values, cash_values, in_position = equity_columns(
-        result, closes, n, {s: spec.multiplier for s, spec in specs.items()})
+    equity_values, cash_values = tables.equity, tables.cash
     initial_cash = float(strategy.backtest.cash)
     equity = pl.DataFrame({
         "time": wide[CLOSE_TIME][first:],
         "equity": equity_values,
         "cash": cash_values,
-        "in_position": in_position,
+        "in_position": tables.in_position,
     })
     equity = equity.with_columns(drawdown(equity["equity"], initial_cash).alias("drawdown"))
-    trades = _trades_frame(result.portfolio)
-    fills_df = fills_frame(result.fills)
+    trades, fills_df = tables.trades, tables.fills
     base_ms = frame.base_ms
     summary_metrics = metrics(equity, trades, _YEAR_MS / base_ms, initial_cash=initial_cash,
                               fills=fills_df)
@@ -212,15 +212,15 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
         **summary_metrics,
         "fingerprint": config_fingerprint(file_bytes, overrides),
     }
-    write_run(out_dir, summary, trades, orders_frame(result.orders), fills_df, equity)
+    write_run(out_dir, summary, trades, tables.orders, fills_df, equity)
     if log is not None:
-        log.update(result.log)
-        log["visited"] = result.visited
-        log["fast_path"] = why_not_fast(inp) or "used"
+        log.update(counts)
+        log["visited"] = visited
+        log["fast_path"] = fast_path or "used"
         if frame.warnings:
             log["data_warnings"] = list(frame.warnings)
-        if result.halted:
-            log["halted"] = result.halted
+        if halted:
+            log["halted"] = halted
     return summary
 
 
@@ -245,16 +245,6 @@ def _candidates(wide: pl.DataFrame, masks: Sequence[pl.Expr],
             .select("bar", pl.col("pair").cast(pl.Int64))
             .sort("bar", "pair"))
     return list(zip(long["bar"].to_list(), long["pair"].to_list(), strict=True))
-
-
-def _trades_frame(portfolio: Portfolio) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {
-        "instrument": pl.String(), "side": pl.String(), "quantity": pl.Float64(),
-        "entry_time": pl.Datetime("ms", "UTC"), "entry_price": pl.Float64(),
-        "exit_time": pl.Datetime("ms", "UTC"), "exit_price": pl.Float64(),
-        "pnl": pl.Float64(), "fees": pl.Float64(), "exit_reason": pl.String()}
-    rows = [{k: getattr(t, k) for k in schema} for t in portfolio.trades]
-    return pl.DataFrame(rows, schema=schema)
 
 
 def default_out_dir(name: str, now: datetime | None = None) -> Path:

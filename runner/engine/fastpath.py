@@ -30,17 +30,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from runner.engine.portfolio import Portfolio
-from runner.engine.simulate import EXIT_KEYS, OrderRow, SimInput, SimResult, Snapshot
+from runner.engine.outputs import FILL_SCHEMA, ORDER_SCHEMA
+from runner.engine.simulate import EXIT_KEYS, SimInput
 from runner.engine.sizing import SizeSpec, size_order
-from runner.sim.orders import Fill, Order, min_notional_reason
+from runner.engine.tables import TRADE_SCHEMA, RunTables, equity_curve
+from runner.sim.orders import min_notional_reason
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAST_SIZES = ("quantity", "notional")
 _RISK_LIMITS = ("max_position", "max_gross_exposure", "max_open_orders",
                 "max_orders_per_minute", "max_daily_loss", "max_drawdown",
@@ -102,9 +103,20 @@ def _num(v: Any) -> float:
     return f if math.isfinite(f) else math.nan
 
 
+@dataclass(frozen=True, slots=True)
+class FastResult:
+    """The fast path's run: its tables, the log counts `simulate` would give, and the
+    number of bars the kernel looked at."""
+
+    tables: RunTables
+    log: dict[str, int]
+    visited: int
+
+
 def simulate_fast(inp: SimInput, *,
-                  progress: Callable[[int, int], None] | None = None) -> SimResult:
-    """`simulate(inp)` for an input `why_not_fast` accepts (see the module docstring)."""
+                  progress: Callable[[int, int], None] | None = None) -> FastResult:
+    """`tables_of(simulate(inp), inp)` for an input `why_not_fast` accepts (see the
+    module docstring), computed in compiled code and columns."""
     reason = why_not_fast(inp)
     if reason is not None:
         raise ValueError(f"simulate_fast cannot run this input: {reason}")
@@ -161,134 +173,145 @@ def simulate_fast(inp: SimInput, *,
         np.array([sp.multiplier for sp in specs], dtype=np.float64).reshape(-1),
         model.fill == "close", float(model.slippage_bps), float(model.fees.taker),
         bool(strategy.risk.allow_short))
-    (no, o_cand, o_kind, o_buy, o_qty, _placed_k, o_status, o_after,
-     nf, f_order, f_price, f_qty, f_fee, f_bar, f_k, f_at_open,
-     mark_bar, ppos, visited, cancelled, state_fill, state_sym) = out
-
-    close_ms, open_ms = inp.close_ms, inp.open_ms
-    times: dict[int, datetime] = {}
-
-    def close_time(i: int) -> datetime:
-        t = times.get(i)
-        if t is None:
-            t = times[i] = _EPOCH + timedelta(milliseconds=int(close_ms[i]))
-        return t
-
+    tables = _tables(inp, fk, out, cand_bar, cand_pair)
     log: dict[str, int] = {}
-
-    def note(kind: str, count: int = 1) -> None:
+    kinds = out[2][:out[0]]
+    for name, count in (
+            ("rejected", int((kinds == fk.KIND_REJECTED).sum())),
+            ("risk_reject", int((kinds == fk.KIND_RISK_REJECT).sum())),
+            ("dropped", int(((kinds == fk.KIND_SIZE_DROP)
+                             | (kinds == fk.KIND_NOTIONAL_DROP)).sum())),
+            ("cancelled", int(out[19]))):
         if count:
-            log[kind] = log.get(kind, 0) + count
-
-    rows: list[OrderRow] = []
-    orders: list[Order] = []
-    labels: list[str] = []
-    kinds = o_kind[:no].tolist()
-    cands = o_cand[:no].tolist()
-    buys = o_buy[:no].tolist()
-    qtys = o_qty[:no].tolist()
-    statuses = o_status[:no].tolist()
-    afters = o_after[:no].tolist()
-    cbars = cand_bar.tolist()
-    cpairs = cand_pair.tolist()
-    for j in range(no):
-        c = cands[j]
-        i = cbars[c]
-        r, s = pairs[cpairs[c]]
-        plan = plans[r]
-        rule = plan.rule
-        oid = f"{s}-{r}-{i - first}"
-        side: Any = "buy" if buys[j] else "sell"
-        kind = kinds[j]
-        qty = qtys[j]
-        labels.append(plan.label)
-        close = float(inp.bars[s][3][i])
-        k_here = int(inp.bar_index[s][i])
-        if rule.action == "close":
-            order = Order(id=oid, symbol=s, side=side, quantity=qty, reduce_only=True,
-                          placed_at=k_here)
-        elif kind == fk.KIND_SIZE_DROP:
-            order = Order(id=oid, symbol=s, side=side, quantity=math.nan, type=rule.type,
-                          time_in_force=rule.time_in_force,
-                          expire_after=rule.expire_after, reduce_only=rule.reduce_only,
-                          post_only=rule.post_only, placed_at=k_here)
-        else:
-            order = Order(id=oid, symbol=s, side=side, quantity=qty, type=rule.type,
-                          time_in_force=rule.time_in_force,
-                          expire_after=rule.expire_after, reduce_only=rule.reduce_only,
-                          post_only=rule.post_only,
-                          placed_at=k_here)
-        orders.append(order)
-        if kind == fk.KIND_PLACED:
-            status = statuses[j]
-            if status == fk.STATUS_FILLED:
-                row = OrderRow(close_time(i), order, "filled", "")
-            elif status == fk.STATUS_CANCELLED:
-                row = OrderRow(close_time(i), order, "cancelled",
-                               "reduce_only: no position to reduce")
-            else:
-                row = OrderRow(close_time(i), order, "open", "")
-            rows.append(row)
-        elif kind == fk.KIND_REJECTED:
-            rows.append(OrderRow(close_time(i), order, "rejected",
-                                   f"quantity must be positive, got {qty}"))
-            note("rejected")
-        elif kind == fk.KIND_RISK_REJECT:
-            why = (f"{side} {qty:g} {s} would leave a short position of {afters[j]:g} "
-                   "(allow_short is false)")
-            rows.append(OrderRow(close_time(i), order, "risk_reject",
-                                    f"allow_short: {why}"))
-            note("risk_reject")
-        else:
-            spec = inp.specs[s]
-            text = (size_order(SizeSpec(plan.size_mode, qty),  # type: ignore[arg-type]
-                               math.nan, close, None, spec)
-                    if kind == fk.KIND_SIZE_DROP else min_notional_reason(close, qty, spec))
-            assert isinstance(text, str), (oid, text)
-            rows.append(OrderRow(close_time(i), order, "dropped", text))
-            note("dropped")
-
-    portfolio = Portfolio(float(strategy.backtest.cash), inp.specs)
-    fills: list[Fill] = []
-    snapshots: list[Snapshot] = [Snapshot(first, portfolio.cash, ())]
-
-    def touch_all(j: int) -> None:
-        """`simulate`'s `state()` creates every symbol's position, in this order."""
-        portfolio.position(symbols[j])
-        for other in symbols:
-            portfolio.position(other)
-
-    f_orders = f_order[:nf].tolist()
-    f_bars = f_bar[:nf].tolist()
-    f_prices = f_price[:nf].tolist()
-    f_qtys = f_qty[:nf].tolist()
-    f_fees = f_fee[:nf].tolist()
-    f_ks = f_k[:nf].tolist()
-    f_opens = f_at_open[:nf].tolist()
-    for j in range(nf):
-        if j == state_fill:
-            touch_all(state_sym)
-        o = orders[f_orders[j]]
-        i = f_bars[j]
-        t = (_EPOCH + timedelta(milliseconds=int(open_ms[i])) if f_opens[j]
-             else close_time(i))
-        fill = Fill(o.id, o.symbol, o.side, t, f_prices[j], f_qtys[j], f_fees[j], "taker",
-                    f_ks[j])
-        portfolio.apply(fill, labels[f_orders[j]])
-        fills.append(fill)
-        if j + 1 == nf or f_bars[j + 1] != i:
-            snapshots.append(Snapshot(i, portfolio.cash, tuple(
-                (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
-    if state_fill >= nf:
-        touch_all(state_sym)
-    for j, s in enumerate(symbols):
-        if mark_bar[j] >= 0:
-            portfolio.mark(s, float(inp.bars[s][3][int(mark_bar[j])]))
-        assert portfolio.quantity(s) == ppos[j], (s, portfolio.quantity(s), ppos[j])
-    note("cancelled", int(cancelled))
+            log[name] = count
     if progress is not None:
         progress(n - first, n - first)
-    return SimResult(rows, fills, portfolio, snapshots, int(visited), "", log)
+    return FastResult(tables, log, int(out[18]))
+
+
+def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
+            cand_pair: np.ndarray) -> RunTables:
+    """The kernel's arrays as the run's tables, column by column."""
+    (no, o_cand, o_kind, o_buy, o_qty, _placed_k, o_status, o_after,
+     nf, f_order, f_price, f_qty, f_fee, f_bar, f_k, f_at_open,
+     _mark_bar, _ppos, _visited, _cancelled, state_fill, state_sym) = out
+    symbols, plans, first = inp.symbols, inp.rules, inp.first
+    pair_rule = np.array([r for r, _ in inp.pairs], dtype=np.int64)
+    sym_of = {s: j for j, s in enumerate(symbols)}
+    pair_sym = np.array([sym_of[s] for _, s in inp.pairs], dtype=np.int64)
+
+    # orders, in decision order
+    o_cand, o_kind, o_buy = o_cand[:no], o_kind[:no], o_buy[:no]
+    o_qty, o_status, o_after = o_qty[:no], o_status[:no], o_after[:no]
+    o_bar = cand_bar[o_cand]
+    o_rule = pair_rule[cand_pair[o_cand]]
+    o_sym = pair_sym[cand_pair[o_cand]]
+    bar_index = np.array([inp.bar_index[s] for s in symbols], dtype=np.int64).reshape(
+        len(symbols), -1)
+    closes = [inp.bars[s][3] for s in symbols]
+    is_close = np.array([plan.rule.action == "close" for plan in plans], dtype=bool)
+    labels = np.array([plan.label for plan in plans], dtype=object)
+    status = np.where(o_kind == fk.KIND_PLACED,
+                      np.where(o_status == fk.STATUS_FILLED, "filled",
+                               np.where(o_status == fk.STATUS_CANCELLED, "cancelled", "open")),
+                      np.where(o_kind == fk.KIND_REJECTED, "rejected",
+                               np.where(o_kind == fk.KIND_RISK_REJECT, "risk_reject",
+                                        "dropped")))
+    reason: list[str | None] = [None] * no
+    for j in np.flatnonzero(o_status == fk.STATUS_CANCELLED).tolist():
+        if o_kind[j] == fk.KIND_PLACED:
+            reason[j] = "reduce_only: no position to reduce"
+    for j in np.flatnonzero(o_kind != fk.KIND_PLACED).tolist():
+        kind, qty, s = int(o_kind[j]), float(o_qty[j]), symbols[int(o_sym[j])]
+        side = "buy" if o_buy[j] else "sell"
+        if kind == fk.KIND_REJECTED:
+            reason[j] = f"quantity must be positive, got {qty}"
+        elif kind == fk.KIND_RISK_REJECT:
+            reason[j] = (f"allow_short: {side} {qty:g} {s} would leave a short position of "
+                         f"{float(o_after[j]):g} (allow_short is false)")
+        else:
+            plan = plans[int(o_rule[j])]
+            close = float(closes[int(o_sym[j])][int(o_bar[j])])
+            text = (size_order(SizeSpec(plan.size_mode, qty),  # type: ignore[arg-type]
+                               math.nan, close, None, inp.specs[s])
+                    if kind == fk.KIND_SIZE_DROP
+                    else min_notional_reason(close, qty, inp.specs[s]))
+            assert isinstance(text, str), (j, text)
+            reason[j] = text
+    quantity = np.where(o_kind == fk.KIND_SIZE_DROP, np.nan, o_qty)
+    sym_names = pl.Series([s for s in symbols], dtype=pl.String)
+    orders = pl.DataFrame({
+        "time": _ms(inp.close_ms[o_bar]),
+        "sym": sym_names[o_sym.tolist()] if no else pl.Series([], dtype=pl.String),
+        "rule": o_rule, "index": o_bar - first, "buy": o_buy, "quantity": quantity,
+        "close": is_close[o_rule], "placed_at": bar_index[o_sym, o_bar],
+        "status": status.astype(str), "reason": pl.Series(reason, dtype=pl.String),
+    }).select(
+        pl.col("time").cast(ORDER_SCHEMA["time"]),
+        pl.concat_str([pl.col("sym"), pl.lit("-"), pl.col("rule").cast(pl.String),
+                       pl.lit("-"), pl.col("index").cast(pl.String)]).alias("id"),
+        pl.col("sym").alias("symbol"),
+        pl.when(pl.col("buy")).then(pl.lit("buy")).otherwise(pl.lit("sell")).alias("side"),
+        pl.col("quantity").fill_nan(None),
+        pl.lit("market").alias("type"),
+        pl.lit(None, pl.Float64).alias("limit_price"),
+        pl.lit(None, pl.Float64).alias("trigger_price"),
+        pl.lit("gtc").alias("time_in_force"),
+        pl.lit(None, pl.Int64).alias("expire_after"),
+        pl.col("close").alias("reduce_only"),
+        pl.lit(False).alias("post_only"),
+        *(pl.lit(None, pl.Float64).alias(k) for k in ("stop_loss", "take_profit",
+                                                       "trailing_stop", "trail")),
+        pl.lit(None, pl.String).alias("parent_id"), pl.lit(None, pl.String).alias("oco_group"),
+        pl.col("placed_at"), pl.col("status"), pl.col("reason"),
+    ).cast(ORDER_SCHEMA)  # type: ignore[arg-type]
+
+    # fills, in the order they happened
+    f_order, f_price, f_qty, f_fee = f_order[:nf], f_price[:nf], f_qty[:nf], f_fee[:nf]
+    f_bar, f_k, f_at_open = f_bar[:nf], f_k[:nf], f_at_open[:nf]
+    f_sym = o_sym[f_order]
+    f_buy = o_buy[f_order]
+    f_ms = np.where(f_at_open, inp.open_ms[f_bar], inp.close_ms[f_bar])
+    fills = pl.DataFrame({
+        "order_id": orders["id"].gather(f_order) if nf else pl.Series([], dtype=pl.String),
+        "symbol": orders["symbol"].gather(f_order) if nf else pl.Series([], dtype=pl.String),
+        "side": orders["side"].gather(f_order) if nf else pl.Series([], dtype=pl.String),
+        "time": _ms(f_ms), "price": f_price, "quantity": f_qty, "fee": f_fee,
+        "liquidity": pl.Series(["taker"] * nf, dtype=pl.String), "bar_index": f_k,
+    }).cast(FILL_SCHEMA)  # type: ignore[arg-type]
+
+    # the portfolio, booked in the kernel; its instruments in `Portfolio`'s order:
+    # the symbol whose entry first read the run-time state, then every symbol
+    multiplier = np.array([inp.specs[s].multiplier for s in symbols], dtype=np.float64)
+    (nt, t_sym, t_long, t_qty, t_entry_fill, t_entry_price, t_exit_fill, t_exit_price,
+     t_pnl, t_fees, ns, s_bar, s_cash, s_q, s_avg, _cash, _q) = fk.replay_kernel(
+        np.ascontiguousarray(f_sym), np.ascontiguousarray(f_buy), f_qty, f_price, f_fee,
+        np.ascontiguousarray(f_bar), multiplier, float(inp.strategy.backtest.cash))
+    t_exit_fill = t_exit_fill[:nt]
+    trades = pl.DataFrame({
+        "instrument": sym_names[t_sym[:nt].tolist()] if nt else pl.Series([], dtype=pl.String),
+        "side": np.where(t_long[:nt], "long", "short").astype(str),
+        "quantity": t_qty[:nt], "entry_time": _ms(f_ms[t_entry_fill[:nt]]),
+        "entry_price": t_entry_price[:nt], "exit_time": _ms(f_ms[t_exit_fill]),
+        "exit_price": t_exit_price[:nt], "pnl": t_pnl[:nt], "fees": t_fees[:nt],
+        "exit_reason": labels[o_rule[f_order[t_exit_fill]]].astype(str),
+    }).cast(TRADE_SCHEMA)  # type: ignore[arg-type]
+
+    order = [] if state_fill < 0 else [int(state_sym)] + [
+        j for j in range(len(symbols)) if j != state_sym]
+    snap_bar = np.concatenate([[first], s_bar[:ns]]).astype(np.int64)
+    snap_cash = np.concatenate([[float(inp.strategy.backtest.cash)], s_cash[:ns]])
+    snap_q = np.vstack([np.zeros((1, len(symbols))), s_q[:ns]])[:, order]
+    snap_avg = np.vstack([np.zeros((1, len(symbols))), s_avg[:ns]])[:, order]
+    equity, cash, in_position = equity_curve(
+        snap_bar, snap_cash, snap_q, snap_avg, [closes[j] for j in order],
+        [float(multiplier[j]) for j in order], first, len(inp.close_ms))
+    return RunTables(orders, fills, trades, equity, cash, in_position)
+
+
+def _ms(values: np.ndarray) -> pl.Series:
+    """Epoch milliseconds as UTC datetimes."""
+    return pl.Series(np.asarray(values, dtype=np.int64)).cast(pl.Datetime("ms", "UTC"))
 
 
 def _column(name: str | None) -> str:
@@ -296,4 +319,4 @@ def _column(name: str | None) -> str:
     return name
 
 
-__all__ = ["simulate_fast", "why_not_fast"]
+__all__ = ["FastResult", "simulate_fast", "why_not_fast"]

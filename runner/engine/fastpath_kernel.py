@@ -282,3 +282,115 @@ def run_kernel(first: int, n: int,
     return (no, o_cand, o_kind, o_buy, o_qty, o_k, o_status, o_after,
             nf, f_order, f_price, f_qty, f_fee, f_bar, f_k, f_at_open,
             mark_bar, ppos, visited, cancelled, state_fill, state_sym)
+
+
+@njit(cache=True)
+def replay_kernel(f_sym: np.ndarray, f_buy: np.ndarray, f_qty: np.ndarray,
+                  f_price: np.ndarray, f_fee: np.ndarray, f_bar: np.ndarray,
+                  multiplier: np.ndarray, cash0: float) -> Any:
+    """Book the fills as `Portfolio.apply` does (cash, net positions, average prices,
+    round trips), with the same operations in the same order; return the closed
+    trades and the account after each bar with fills."""
+    nf = f_sym.shape[0]
+    n_sym = multiplier.shape[0]
+    q = np.zeros(n_sym)
+    avg = np.zeros(n_sym)
+    trip_open = np.zeros(n_sym, np.bool_)
+    trip_long = np.zeros(n_sym, np.bool_)
+    trip_entry_fill = np.zeros(n_sym, np.int64)
+    entry_qty = np.zeros(n_sym)
+    exit_qty = np.zeros(n_sym)
+    exit_value = np.zeros(n_sym)
+    exit_single = np.zeros(n_sym)
+    gross = np.zeros(n_sym)
+    tfees = np.zeros(n_sym)
+    t_sym = np.empty(nf, np.int64)
+    t_long = np.empty(nf, np.bool_)
+    t_qty = np.empty(nf)
+    t_entry_fill = np.empty(nf, np.int64)
+    t_entry_price = np.empty(nf)
+    t_exit_fill = np.empty(nf, np.int64)
+    t_exit_price = np.empty(nf)
+    t_pnl = np.empty(nf)
+    t_fees = np.empty(nf)
+    nt = 0
+    s_bar = np.empty(nf + 1, np.int64)
+    s_cash = np.empty(nf + 1)
+    s_q = np.empty((nf + 1, n_sym))
+    s_avg = np.empty((nf + 1, n_sym))
+    ns = 0
+    cash = cash0
+    for j in range(nf):
+        s = f_sym[j]
+        qty = f_qty[j]
+        price = f_price[j]
+        fee = f_fee[j]
+        m = multiplier[s]
+        sign = 1.0 if f_buy[j] else -1.0
+        cash -= fee
+        close_qty = 0.0
+        if q[s] != 0.0 and (q[s] > 0) != (sign > 0):
+            held = abs(q[s])
+            close_qty = held if qty >= held * (1 - _EPS) else qty
+        open_qty = _py_max(0.0, qty - close_qty)
+        if open_qty <= _EPS * qty:
+            open_qty = 0.0
+        close_fee = fee * close_qty / qty if qty > 0 else 0.0
+        open_fee = fee - close_fee
+        if close_qty > 0.0:
+            direction = 1.0 if q[s] > 0 else -1.0
+            pnl = close_qty * (price - avg[s]) * direction * m
+            cash += pnl
+            exit_qty[s] += close_qty
+            exit_value[s] += close_qty * price
+            if exit_qty[s] == close_qty:
+                exit_single[s] = price
+            elif exit_single[s] != price:
+                exit_single[s] = np.nan
+            gross[s] += pnl
+            tfees[s] += close_fee
+            remaining = q[s] - direction * close_qty
+            if abs(remaining) <= _EPS * _py_max(close_qty, abs(q[s])):
+                t_sym[nt] = s
+                t_long[nt] = trip_long[s]
+                t_qty[nt] = entry_qty[s]
+                t_entry_fill[nt] = trip_entry_fill[s]
+                t_entry_price[nt] = avg[s]
+                t_exit_fill[nt] = j
+                t_exit_price[nt] = (exit_single[s] if exit_single[s] == exit_single[s]
+                                    else exit_value[s] / exit_qty[s])
+                t_pnl[nt] = gross[s] - tfees[s]
+                t_fees[nt] = tfees[s]
+                nt += 1
+                q[s] = 0.0
+                avg[s] = 0.0
+                trip_open[s] = False
+            else:
+                q[s] = remaining
+        if open_qty > 0.0:
+            if not trip_open[s]:
+                trip_open[s] = True
+                trip_long[s] = sign > 0
+                trip_entry_fill[s] = j
+                entry_qty[s] = 0.0
+                exit_qty[s] = 0.0
+                exit_value[s] = 0.0
+                exit_single[s] = np.nan
+                gross[s] = 0.0
+                tfees[s] = 0.0
+            held = abs(q[s])
+            avg[s] = price if held == 0.0 else (held * avg[s] + open_qty * price) / (
+                held + open_qty)
+            q[s] += sign * open_qty
+            entry_qty[s] += open_qty
+            tfees[s] += open_fee
+        elif close_qty == 0.0 and trip_open[s]:
+            tfees[s] += fee
+        if j + 1 == nf or f_bar[j + 1] != f_bar[j]:
+            s_bar[ns] = f_bar[j]
+            s_cash[ns] = cash
+            s_q[ns, :] = q
+            s_avg[ns, :] = avg
+            ns += 1
+    return (nt, t_sym, t_long, t_qty, t_entry_fill, t_entry_price, t_exit_fill,
+            t_exit_price, t_pnl, t_fees, ns, s_bar, s_cash, s_q, s_avg, cash, q)

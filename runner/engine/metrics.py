@@ -71,7 +71,8 @@ def drawdown(equity: pl.Series, initial_cash: float | None = None) -> pl.Series:
 def _float_list(frame: pl.DataFrame, column: str, what: str) -> list[float]:
     if column not in frame.columns:
         raise ValueError(f"{what} has no column {column!r} (columns: {frame.columns})")
-    return [float(v) for v in frame[column].cast(pl.Float64).drop_nulls().to_list()]
+    values: list[float] = frame[column].cast(pl.Float64).drop_nulls().to_numpy().tolist()
+    return values
 
 
 def metrics(equity: pl.DataFrame, trades: pl.DataFrame, bars_per_year: float, *,

@@ -150,7 +150,7 @@ class Portfolio:
     def unrealized_pnl(self, symbol: str | None = None) -> float:
         """Unrealized PnL of one instrument, or of all when `symbol` is None."""
         if symbol is None:
-            total = 0.0  # in the positions' order: equity_columns repeats these operations
+            total = 0.0  # in the positions' order: tables.equity_curve repeats these
             for s, held in self.positions.items():
                 if held.quantity != 0.0:
                     total += held.quantity * (self.marks.get(s, held.avg_price)

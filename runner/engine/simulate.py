@@ -20,7 +20,7 @@ every bar while a position is open if the risk block has a limit measured on equ
 (`max_drawdown`, `max_daily_loss`: the gate's peak and day-start equity see every
 bar), and every bar when an expression's per-bar part keeps history of its own. On
 the bars skipped nothing can change: no order rests, no rule fires, and the equity
-between visits is computed afterwards from the positions held (`equity_columns`),
+between visits is computed afterwards from the positions held (`runner.engine.tables`),
 with the same floating-point operations the portfolio uses, so it is exact.
 """
 
@@ -485,37 +485,5 @@ def _exit_reason(order_id: str, reasons: Mapping[str, str]) -> str:
     return reasons.get(order_id, "")
 
 
-def equity_columns(result: SimResult, closes: Mapping[str, np.ndarray], n: int,
-                   multipliers: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray,
-                                                                np.ndarray]:
-    """Equity, cash and in-position per bar from `first` to `n`, from the snapshots:
-    `cash + sum(quantity * (close - average) * multiplier)` in the portfolio order,
-    the same operations `Portfolio.equity` does."""
-    snaps = result.snapshots
-    first = snaps[0].index
-    idx = np.array([sn.index for sn in snaps], dtype=np.int64)
-    which = np.searchsorted(idx, np.arange(first, n), side="right") - 1
-    cash = np.array([sn.cash for sn in snaps])[which]
-    order: list[str] = list(result.portfolio.positions)
-    unrealized = np.zeros(n - first)
-    total = np.zeros(n - first)
-    in_position = np.zeros(n - first, dtype=bool)
-    started = False
-    for sym in order:
-        qty = np.array([dict((p[0], p[1]) for p in sn.positions).get(sym, 0.0)
-                        for sn in snaps])[which]
-        avg = np.array([dict((p[0], p[2]) for p in sn.positions).get(sym, 0.0)
-                        for sn in snaps])[which]
-        close = closes[sym][first:n]
-        held = qty != 0.0
-        with np.errstate(invalid="ignore"):
-            unrealized = np.where(held, qty * (close - avg) * multipliers.get(sym, 1.0), 0.0)
-        total = unrealized if not started else total + unrealized
-        started = True
-        in_position |= held
-    equity = cash + total
-    return equity, cash, in_position
-
-
-__all__ = ["OrderRow", "RulePlan", "SimInput", "SimResult", "Snapshot", "equity_columns",
+__all__ = ["OrderRow", "RulePlan", "SimInput", "SimResult", "Snapshot",
            "simulate"]

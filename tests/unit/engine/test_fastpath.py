@@ -1,7 +1,8 @@
-"""The fast path equals the event loop: `simulate_fast(inp) == simulate(inp)` field by
-field (order rows, fills bit for bit, trades, snapshots, log) on random inputs of
-its class, built directly and through the real planning pipeline (`prepare`); and
-`why_not_fast` refuses everything outside the class."""
+"""The fast path equals the event loop: `simulate_fast(inp).tables` equals
+`tables_of(simulate(inp), inp)` table for table (orders, fills and trades bit for bit,
+the equity, cash and in-position curves) with the same log counts, on random inputs
+of its class, built directly and through the real planning pipeline (`prepare`);
+and `why_not_fast` refuses everything outside the class."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from hypothesis import strategies as st
 from runner.config.models import Backtest, Fees, OrderRule, Risk, Size, Strategy, TradingHours
 from runner.config.validate import validate_text
 from runner.engine.backtest import prepare
-from runner.engine.fastpath import simulate_fast, why_not_fast
+from runner.engine.fastpath import FastResult, simulate_fast, why_not_fast
 from runner.engine.plan import Expression
 from runner.engine.simulate import RulePlan, SimInput, SimResult, simulate
+from runner.engine.tables import tables_of
 from runner.plugins import Registry
 from runner.sim.orders import InstrumentSpec
 
@@ -46,21 +48,17 @@ def base_strategy(registry: Registry) -> Strategy:
     return validated.strategy
 
 
-def assert_same(fast: SimResult, slow: SimResult) -> None:
-    assert [(r.time, r.order, r.status, r.reason) for r in fast.orders] == \
-        [(r.time, r.order, r.status, r.reason) for r in slow.orders]
-    assert fast.fills == slow.fills
-    assert fast.portfolio.trades == slow.portfolio.trades
-    assert fast.snapshots == slow.snapshots
+def assert_same(fast: FastResult, slow: SimResult, inp: SimInput) -> None:
+    expected = tables_of(slow, inp)
+    for name in ("orders", "fills", "trades"):
+        got, want = getattr(fast.tables, name), getattr(expected, name)
+        assert got.schema == want.schema, name
+        assert got.to_dicts() == want.to_dicts(), name  # floats compared exactly
+    for name in ("equity", "cash", "in_position"):
+        np.testing.assert_array_equal(getattr(fast.tables, name), getattr(expected, name),
+                                      err_msg=name)
     assert fast.log == slow.log
-    assert fast.halted == slow.halted
-    assert fast.portfolio.cash == slow.portfolio.cash
-    assert fast.portfolio.marks == slow.portfolio.marks
-    assert list(fast.portfolio.positions) == list(slow.portfolio.positions)
-    assert [(p.quantity, p.avg_price, p.realized_pnl, p.fees, p.entry_time)
-            for p in fast.portfolio.positions.values()] == \
-        [(p.quantity, p.avg_price, p.realized_pnl, p.fees, p.entry_time)
-         for p in slow.portfolio.positions.values()]
+    assert slow.halted == ""
 
 
 def column(name: str) -> Expression:
@@ -161,7 +159,7 @@ def sim_inputs(draw: st.DrawFn, strategy: Strategy) -> SimInput:
 def test_fast_path_equals_the_loop(base_strategy: Strategy, data: st.DataObject) -> None:
     inp = data.draw(sim_inputs(base_strategy))
     assert why_not_fast(inp) is None
-    assert_same(simulate_fast(inp), simulate(inp))
+    assert_same(simulate_fast(inp), simulate(inp), inp)
 
 
 # -- through the planning pipeline -------------------------------------------------------
@@ -242,7 +240,7 @@ def test_fast_path_equals_the_loop_through_prepare(
     assert why_not_fast(inp) is None
     slow = simulate(inp)
     assert len(slow.fills) > 5
-    assert_same(simulate_fast(inp), slow)
+    assert_same(simulate_fast(inp), slow, inp)
 
 
 # -- the class boundary ------------------------------------------------------------------
