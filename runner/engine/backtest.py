@@ -133,7 +133,9 @@ def prepare(validated: Validated, registry: Registry, *,
     columns = planner.compute(wide)
     continuous = any(ex.history for _, _, ex in stateful) or any(
         ex.history for plan in rules for ex in plan.exprs.values())
-    candidates = _candidates(wide, masks, first)
+    # every bar is visited when an expression keeps history: no candidates needed
+    candidates = (np.empty((0, 2), dtype=np.int64) if continuous
+                  else _candidates(wide, masks, first))
 
     specs = {s: InstrumentSpec(tick_size=inst.tick_size, lot_size=inst.lot_size,
                                min_notional=inst.min_notional,
@@ -144,7 +146,7 @@ def prepare(validated: Validated, registry: Registry, *,
         strategy=strategy, symbols=symbols, first=first,
         close_ms=wide[CLOSE_TIME].dt.epoch("ms").to_numpy(),
         open_ms=wide["time"].dt.epoch("ms").to_numpy(),
-        bars={s: tuple(wide[f"{s}.{c}"].fill_null(math.nan).to_numpy()  # type: ignore[misc]
+        bars={s: tuple(_floats(wide[f"{s}.{c}"])  # type: ignore[misc]
                        for c in ("open", "high", "low", "close")) for s in symbols},
         fresh={s: col.fill_null(False).to_numpy() for s, col in fresh_cols.items()},
         bar_index={s: _traded_index(col, first) for s, col in fresh_cols.items()},
@@ -224,6 +226,12 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     return summary
 
 
+def _floats(column: pl.Series) -> np.ndarray:
+    """A price column as numpy, NaN where an instrument has no bar yet (no copy when
+    it has no nulls)."""
+    return (column.fill_null(math.nan) if column.null_count() else column).to_numpy()
+
+
 def _traded_index(fresh: pl.Series, first: int) -> np.ndarray:
     """Per row, the instrument's bar index counted from 0 at its first fresh bar at or
     after the run's start (warm-up bars are negative and never reach the engine)."""
@@ -232,19 +240,20 @@ def _traded_index(fresh: pl.Series, first: int) -> np.ndarray:
     return (counts - 1 - before).to_numpy()
 
 
-def _candidates(wide: pl.DataFrame, masks: Sequence[pl.Expr],
-                first: int) -> list[tuple[int, int]]:
-    """(bar, pair) for every bar at or after `first` where pair `p` may fire, sorted
-    by bar then pair."""
-    if not masks:
-        return []
-    frame = wide.select([m.alias(str(p)) for p, m in enumerate(masks)])[first:]
-    long = (frame.with_row_index("bar", offset=first)
-            .unpivot(index="bar", variable_name="pair", value_name="on")
-            .filter(pl.col("on"))
-            .select("bar", pl.col("pair").cast(pl.Int64))
-            .sort("bar", "pair"))
-    return list(zip(long["bar"].to_list(), long["pair"].to_list(), strict=True))
+def _candidates(wide: pl.DataFrame, masks: Sequence[pl.Expr], first: int) -> np.ndarray:
+    """`(bar, pair)` rows for every bar at or after `first` where pair `p` may fire,
+    sorted by bar then pair; one mask at a time, so memory follows the candidates."""
+    bars: list[np.ndarray] = []
+    pairs: list[np.ndarray] = []
+    for p, m in enumerate(masks):
+        hit = np.flatnonzero(wide.select(m.alias("m"))["m"][first:].to_numpy()) + first
+        bars.append(hit)
+        pairs.append(np.full(hit.shape[0], p, dtype=np.int64))
+    if not bars:
+        return np.empty((0, 2), dtype=np.int64)
+    bar, pair = np.concatenate(bars), np.concatenate(pairs)
+    order = np.lexsort((pair, bar))
+    return np.column_stack([bar[order], pair[order]]).astype(np.int64)
 
 
 def default_out_dir(name: str, now: datetime | None = None) -> Path:

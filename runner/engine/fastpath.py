@@ -164,10 +164,10 @@ def simulate_fast(inp: SimInput, *,
         np.array([r.cooldown for r in rules], dtype=np.int64).reshape(-1),
         np.array([r.max_entries for r in rules], dtype=np.int64).reshape(-1),
         np.array([p.size_mode == "notional" for p in plans], dtype=np.bool_).reshape(-1),
-        np.array([inp.bars[s][0] for s in symbols], dtype=np.float64).reshape(len(symbols), n),
-        np.array([inp.bars[s][3] for s in symbols], dtype=np.float64).reshape(len(symbols), n),
-        np.array([inp.fresh[s] for s in symbols], dtype=np.bool_).reshape(len(symbols), n),
-        np.array([inp.bar_index[s] for s in symbols], dtype=np.int64).reshape(len(symbols), n),
+        _stack([inp.bars[s][0] for s in symbols], np.float64),
+        _stack([inp.bars[s][3] for s in symbols], np.float64),
+        _stack([inp.fresh[s] for s in symbols], np.bool_),
+        _stack([inp.bar_index[s] for s in symbols], np.int64),
         np.array([math.nan if sp.min_notional is None else sp.min_notional for sp in specs],
                  dtype=np.float64).reshape(-1),
         np.array([sp.multiplier for sp in specs], dtype=np.float64).reshape(-1),
@@ -206,8 +206,7 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
     o_bar = cand_bar[o_cand]
     o_rule = pair_rule[cand_pair[o_cand]]
     o_sym = pair_sym[cand_pair[o_cand]]
-    bar_index = np.array([inp.bar_index[s] for s in symbols], dtype=np.int64).reshape(
-        len(symbols), -1)
+    bar_index = _stack([inp.bar_index[s] for s in symbols], np.int64)
     closes = [inp.bars[s][3] for s in symbols]
     is_close = np.array([plan.rule.action == "close" for plan in plans], dtype=bool)
     labels = np.array([plan.label for plan in plans], dtype=object)
@@ -307,6 +306,13 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
         snap_bar, snap_cash, snap_q, snap_avg, [closes[j] for j in order],
         [float(multiplier[j]) for j in order], first, len(inp.close_ms))
     return RunTables(orders, fills, trades, equity, cash, in_position)
+
+
+def _stack(rows: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """Per-symbol columns as one 2-d array; a single symbol's is a view, not a copy."""
+    if len(rows) == 1:
+        return np.ascontiguousarray(rows[0], dtype=dtype).reshape(1, -1)
+    return np.array(rows, dtype=dtype)
 
 
 def _ms(values: np.ndarray) -> pl.Series:

@@ -45,6 +45,7 @@ Definitions and edge cases (every metric is a float, or `None` when undefined):
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -75,6 +76,12 @@ def _float_list(frame: pl.DataFrame, column: str, what: str) -> list[float]:
     return values
 
 
+def _fsum(values: np.ndarray, chunk: int = 1 << 16) -> float:
+    """`math.fsum` of an array, fed in chunks so no list of a million floats is made."""
+    return math.fsum(itertools.chain.from_iterable(
+        values[i:i + chunk].tolist() for i in range(0, len(values), chunk)))
+
+
 def metrics(equity: pl.DataFrame, trades: pl.DataFrame, bars_per_year: float, *,
             initial_cash: float | None = None, position_column: str = "in_position",
             fills: pl.DataFrame | None = None) -> dict[str, Any]:
@@ -84,7 +91,9 @@ def metrics(equity: pl.DataFrame, trades: pl.DataFrame, bars_per_year: float, *,
         raise ValueError(f"bars_per_year must be a positive number, not {bars_per_year!r}")
     if equity.height == 0:
         raise ValueError("the equity curve is empty")
-    curve = _float_list(equity, "equity", "the equity frame")
+    if "equity" not in equity.columns:
+        raise ValueError(f"the equity frame has no column 'equity' (columns: {equity.columns})")
+    curve = equity["equity"].cast(pl.Float64).drop_nulls().to_numpy()
     if len(curve) != equity.height:
         raise ValueError("the equity column has nulls")
     if position_column not in equity.columns:
@@ -93,12 +102,13 @@ def metrics(equity: pl.DataFrame, trades: pl.DataFrame, bars_per_year: float, *,
     if in_position.dtype != pl.Boolean:
         raise ValueError(f"column {position_column!r} must be Boolean, not {in_position.dtype}")
 
-    points = ([float(initial_cash)] if initial_cash is not None else []) + curve
-    base, last = points[0], points[-1]
+    values = (np.concatenate([[float(initial_cash)], curve]) if initial_cash is not None
+              else curve)
+    base, last = float(values[0]), float(values[-1])
     if not (math.isfinite(base) and base > 0):
         raise ValueError(f"the starting equity must be a positive number, not {base!r}")
 
-    n = len(points) - 1
+    n = len(values) - 1
     total_return = last / base - 1.0
     cagr: float | None = None
     if n > 0:
@@ -109,16 +119,15 @@ def metrics(equity: pl.DataFrame, trades: pl.DataFrame, bars_per_year: float, *,
 
     # numpy for the element-wise steps (the same IEEE operations as scalar Python),
     # math.fsum for every sum (exactly rounded, independent of order)
-    values = np.array(points, dtype=np.float64)
     sharpe: float | None = None
     sortino: float | None = None
     if n >= 2 and bool((values[:-1] > 0).all()):
         returns = values[1:] / values[:-1] - 1.0
-        mean = math.fsum(returns.tolist()) / n
+        mean = _fsum(returns) / n
         deviation = returns - mean
-        std = math.sqrt(math.fsum((deviation * deviation).tolist()) / (n - 1))
+        std = math.sqrt(_fsum(deviation * deviation) / (n - 1))
         losses = np.minimum(returns, 0.0)
-        downside = math.sqrt(math.fsum((losses * losses).tolist()) / n)
+        downside = math.sqrt(_fsum(losses * losses) / n)
         scale = math.sqrt(bars_per_year)
         if std > 0:
             sharpe = mean / std * scale

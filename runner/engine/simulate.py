@@ -121,8 +121,9 @@ class SimInput:
     rules: list[RulePlan]
     signals: list[tuple[str, str, Expression]]
     """State-using signals: (name, symbol, expression), evaluated per visited bar."""
-    candidates: list[tuple[int, int]]
-    """(bar, pair) sorted: pair p = (rule, symbol) in `pairs` order, which may fire."""
+    candidates: np.ndarray
+    """`(bar, pair)` rows, int64, sorted: pair p = (rule, symbol) in `pairs` order, which
+    may fire on that bar (unused when `continuous`: every bar is visited)."""
     pairs: list[tuple[int, str]]
     continuous: bool
     specs: dict[str, InstrumentSpec]
@@ -381,7 +382,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
 
     pairs = inp.pairs
     plans = inp.rules
-    cand = inp.candidates
+    cand: list[list[int]] = np.asarray(inp.candidates, dtype=np.int64).reshape(-1, 2).tolist()
     ncand = len(cand)
     ptr = 0
     while ptr < ncand and cand[ptr][0] < first:
