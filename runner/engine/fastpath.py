@@ -37,6 +37,7 @@ import numpy as np
 import polars as pl
 
 from runner.engine.outputs import FILL_SCHEMA, ORDER_SCHEMA
+from runner.engine.plan import Columns
 from runner.engine.simulate import EXIT_KEYS, SimInput
 from runner.engine.sizing import SizeSpec, size_order
 from runner.engine.tables import TRADE_SCHEMA, RunTables, equity_curve
@@ -143,13 +144,13 @@ def simulate_fast(inp: SimInput, *,
         r, s = pairs[p]
         plan = plans[r]
         where = np.flatnonzero(cand_pair == p)
-        bars = cand_bar[where].tolist()
-        when_col = inp.columns[_column(plan.exprs[("when", s)].column)]
-        cand_when[where] = [bool(when_col[i]) for i in bars]
+        rows = cand_bar[where]
+        when = _gather(inp, _column(plan.exprs[("when", s)].column), rows)
+        cand_when[where] = [bool(v) for v in when]
         if plan.rule.action is None:
             assert plan.size_mode is not None
-            size_col = inp.columns[_column(plan.exprs[(plan.size_mode, s)].column)]
-            cand_size[where] = [_num(size_col[i]) for i in bars]
+            size = _gather(inp, _column(plan.exprs[(plan.size_mode, s)].column), rows)
+            cand_size[where] = [_num(v) for v in size]
 
     rules = [plan.rule for plan in plans]
     specs = [inp.specs[s] for s in symbols]
@@ -318,6 +319,15 @@ def _stack(rows: list[np.ndarray], dtype: Any) -> np.ndarray:
 def _ms(values: np.ndarray) -> pl.Series:
     """Epoch milliseconds as UTC datetimes."""
     return pl.Series(np.asarray(values, dtype=np.int64)).cast(pl.Datetime("ms", "UTC"))
+
+
+def _gather(inp: SimInput, name: str, rows: np.ndarray) -> list[Any]:
+    """A column's values at `rows` (only those become Python objects)."""
+    columns = inp.columns
+    if isinstance(columns, Columns):
+        return columns.gather(name, rows)
+    column = columns[name]
+    return [column[i] for i in rows.tolist()]
 
 
 def _column(name: str | None) -> str:

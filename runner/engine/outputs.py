@@ -251,6 +251,29 @@ def _format(unit: str) -> str:
     return f"%Y-%m-%dT%H:%M:%S{_FRACTION[unit]}Z"
 
 
+_DAY_MS = 86_400_000
+
+
+def iso_ms_text(times: pl.Series) -> pl.Series:
+    """UTC datetimes (millisecond precision) as `YYYY-MM-DDTHH:MM:SS.mmmZ` text.
+
+    Formatting a datetime per row is most of the cost of writing a long equity.csv;
+    bar times repeat few days and few times of day, so only those distinct values are
+    formatted and the text is assembled from them (equal to `dt.strftime`)."""
+    ms = times.dt.epoch("ms")
+    day = ms // _DAY_MS
+    tod = ms - day * _DAY_MS
+    days, tods = day.unique().drop_nulls(), tod.unique().drop_nulls()
+    if len(tods) > 100_000:  # irregular times: nothing to share
+        return times.dt.strftime(_format("ms"))
+    day_text = (days * _DAY_MS).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%d")
+    tod_text = tods.cast(pl.Datetime("ms", "UTC")).dt.strftime("%H:%M:%S%.3f")
+    text = pl.select(pl.concat_str([
+        day.replace_strict(days, day_text, return_dtype=pl.String), pl.lit("T"),
+        tod.replace_strict(tods, tod_text, return_dtype=pl.String), pl.lit("Z")]))
+    return text.to_series().alias(times.name)
+
+
 def _table(frame: pl.DataFrame, columns: Sequence[str], what: str
            ) -> tuple[pl.DataFrame, str | None]:
     """The file's columns, with its times in UTC, and the datetime format to write
@@ -264,7 +287,10 @@ def _table(frame: pl.DataFrame, columns: Sequence[str], what: str
     if not times:
         return out, None
     units = {unit for _, unit in times.values()}
-    if len(units) == 1:  # formatted by the CSV writer: much faster than strftime
+    if units == {"ms"}:
+        utc = out.select(e.alias(c) for c, (e, _) in times.items())
+        return out.with_columns(iso_ms_text(utc[c]) for c in times), None
+    if len(units) == 1:  # formatted by the CSV writer: faster than strftime
         return out.with_columns(e.alias(c) for c, (e, _) in times.items()), _format(*units)
     return out.with_columns(e.dt.strftime(_format(u)).alias(c)
                             for c, (e, u) in times.items()), None

@@ -195,6 +195,13 @@ class Columns(Mapping[str, list[Any]]):
             found = self._lists[name] = self._frame[name].to_list()
         return found
 
+    def gather(self, name: str, rows: np.ndarray) -> list[Any]:
+        """The column's values at `rows` only, without converting the whole column."""
+        found = self._lists.get(name)
+        if found is not None:
+            return [found[i] for i in rows.tolist()]
+        return self._frame[name].gather(rows).to_list()
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._frame.columns)
 
@@ -202,10 +209,4 @@ class Columns(Mapping[str, list[Any]]):
         return self._frame.width
 
 
-def mask(wide: pl.DataFrame, expr: pl.Expr | None, fresh: str) -> np.ndarray:
-    """Rows where `expr` (None: any row) holds and the instrument has a fresh bar."""
-    full = pl.col(fresh) if expr is None else (expr & pl.col(fresh))
-    return wide.select(full.alias("m"))["m"].to_numpy()
-
-
-__all__ = ["WINDOWED", "Columns", "Expression", "Planner", "mask", "signal_key"]
+__all__ = ["WINDOWED", "Columns", "Expression", "Planner", "signal_key"]

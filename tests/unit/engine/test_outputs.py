@@ -395,3 +395,13 @@ def test_fingerprint_ignores_order_of_independent_overrides(
     rnd.shuffle(shuffled)
     if independent:
         assert config_fingerprint(b"f", shuffled) == config_fingerprint(b"f", overrides)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-10**13, 10**13)), max_size=50),
+       st.integers(1, 5))
+def test_iso_text_assembled_from_distinct_parts_equals_strftime(
+        times: list[int | None], repeat: int) -> None:
+    series = pl.Series("t", times * repeat, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC"))
+    expected = series.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+    assert outputs.iso_ms_text(series).to_list() == expected.to_list()
