@@ -6,7 +6,9 @@ The pieces, in order: `runner.compile` (the graph), `runner.engine.frames` (bars
 indicators and higher timeframes on one clock, with warm-up before the start),
 `runner.engine.plan` (expressions as columns, state-using skeletons per bar, and
 where each rule may fire), `runner.engine.simulate` (the event loop over the bars
-where something can happen), then metrics and the DESIGN §6 files.
+where something can happen) or, for the strategies it covers,
+`runner.engine.fastpath` (the same decisions in a compiled kernel), both ending in
+`runner.engine.tables.RunTables`, then metrics and the DESIGN §6 files.
 
 Decisions DESIGN leaves open (see also the README):
 
