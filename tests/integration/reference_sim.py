@@ -4,8 +4,11 @@ One instrument, one loop over bars, no code shared with `runner` (nothing from
 `runner.sim`, `runner.engine` or `runner.indicators`). It implements DESIGN §3 and the
 decisions written in the docstrings of `runner/sim/matching.py`, `runner/sim/orders.py`,
 `runner/engine/{portfolio,sizing,risk,backtest}.py` — for exactly the subset of the
-language `strategy_gen.py` produces — so that `trades.csv` and `fills.csv` of the
-engine can be compared with its output float for float.
+language `strategy_gen.py` produces — so that `trades.csv`, `fills.csv` and
+`equity.csv` of the engine can be compared with its output float for float, and
+`orders.csv` row for row (id, placed_at, status). The README "Backtests" decisions
+(warm-up before `backtest.start`, brackets priced at the entry's fill, `max_entries`
+while entries are in flight) are followed as written there.
 
 Where a docstring states a formula (slippage `price * (1 + bps/1e4)`, fee
 `price * quantity * multiplier * rate`, sizing `equity * pct / 100 / (...)`) it is
@@ -194,6 +197,22 @@ class Book:
     stop_first: bool
     orders: dict[str, Order] = field(default_factory=dict)
     position: float = 0.0
+    log: dict[str, list[str | int]] = field(default_factory=dict)
+    """orders.csv as (id, placed_at, status) rows, in decision order: every order
+    submitted, every bracket child, every order dropped or refused by the risk gate."""
+
+    def record(self, oid: str, k: int, status: str = "open") -> None:
+        assert oid not in self.log, oid
+        self.log[oid] = [oid, k, status]
+
+    def remove(self, oid: str, status: str) -> None:
+        """Take `oid` off the book with its final status."""
+        del self.orders[oid]
+        self.log[oid][2] = status
+
+    def clear(self) -> None:
+        for oid in list(self.orders):
+            self.remove(oid, "cancelled")
 
     def slipped(self, price: float, side: str) -> float:
         if self.slippage_bps == 0.0:
@@ -205,8 +224,9 @@ class Book:
         """Rest `o` from bar k + 1; `expire_after: 0` expires it at once."""
         o.active_from = k + 1
         self.orders[o.id] = o
+        self.record(o.id, k)
         if o.last_bar is not None and o.last_bar < o.active_from:
-            del self.orders[o.id]
+            self.remove(o.id, "expired")
 
     def hit(self, o: Order, bar: Bar) -> tuple[float, str, bool, bool] | None:
         """(price, liquidity, at the open, stop-like) if `o` fills in `bar`."""
@@ -263,7 +283,7 @@ class Book:
                     o.best = min(o.best, bar[3])
                     o.trigger = min(o.trigger, o.best + o.trail)
             if o.last_bar is not None and k >= o.last_bar:
-                del self.orders[o.id]
+                self.remove(o.id, "expired")
         return fills
 
     def _round(self, k: int, bar: Bar, close_ms: int, work: list[Order]) -> list[Fill]:
@@ -299,6 +319,7 @@ class Book:
             reducible = max(0.0, -pos) if o.side == "buy" else max(0.0, pos)
             if reducible <= 0 or (qty > reducible and o.tif == "fok"):
                 self.orders.pop(o.id, None)
+                self.log[o.id][2] = "cancelled"
                 return None
             qty = min(qty, reducible)
         rate = self.maker if liq == "maker" else self.taker
@@ -308,17 +329,19 @@ class Book:
             new = 0.0
         self.position = new
         self.orders.pop(o.id, None)
+        self.log[o.id][2] = "filled"
         if o.oco is not None:
             for s in [s for s in self.orders.values() if s.oco == o.oco]:
-                del self.orders[s.id]
+                self.remove(s.id, "cancelled")
         if new == 0.0:
             for s in [s for s in self.orders.values() if s.parent is not None]:
-                del self.orders[s.id]
+                self.remove(s.id, "cancelled")
         if o.brackets is not None:
-            self._attach(o, price, qty, children_from)
+            self._attach(o, price, qty, k, children_from)
         return Fill(o.id, o.side, time, price, qty, fee, liq, k)
 
-    def _attach(self, o: Order, price: float, qty: float, active_from: int) -> None:
+    def _attach(self, o: Order, price: float, qty: float, k: int, active_from: int) -> None:
+        """The children, placed at the fill's bar `k`, working from `active_from`."""
         assert o.brackets is not None
         sl, tp, trail = o.brackets(price)
         side = "sell" if o.side == "buy" else "buy"
@@ -339,6 +362,9 @@ class Book:
             self.orders[f"{o.id}:trail"] = Order(
                 f"{o.id}:trail", side, qty, "stop", trigger=start, reduce_only=True,
                 parent=o.id, oco=group, active_from=active_from, trail=trail, best=best)
+        for suffix in ("sl", "tp", "trail"):
+            if f"{o.id}:{suffix}" in self.orders:
+                self.record(f"{o.id}:{suffix}", k)
 
 
 # -- portfolio ------------------------------------------------------------------------
@@ -384,13 +410,16 @@ class Portfolio:
         assert t is not None
         t["exit_qty"] = float(t["exit_qty"]) + qty
         t["exit_value"] = float(t["exit_value"]) + qty * f.price
+        # one exit price: exactly that price, else the quantity-weighted mean
+        t["exit_price"] = f.price if t.get("exit_price", f.price) == f.price else math.nan
         t["gross"] = float(t["gross"]) + pnl
         t["fees"] = float(t["fees"]) + fee
         remaining = self.quantity - direction * qty
         if abs(remaining) <= _EPS * max(qty, abs(self.quantity)):
             self.trades.append(Trade(
                 str(t["side"]), float(t["entry_qty"]), int(t["entry_time"]), self.avg, f.time,
-                float(t["exit_value"]) / float(t["exit_qty"]),
+                float(t["exit_value"]) / float(t["exit_qty"])
+                if math.isnan(float(t["exit_price"])) else float(t["exit_price"]),
                 float(t["gross"]) - float(t["fees"]), float(t["fees"]), reason))
             self.quantity, self.avg, self.trip = 0.0, 0.0, None
         else:
@@ -402,8 +431,8 @@ class Portfolio:
                          "entry_qty": 0.0, "exit_qty": 0.0, "exit_value": 0.0, "gross": 0.0,
                          "fees": 0.0}
         held = abs(self.quantity)
-        # quantity-weighted mean, (form from the code): not simply `price` from flat
-        self.avg = (held * self.avg + qty * f.price) / (held + qty)
+        # opened by one fill: exactly its price; adding: the quantity-weighted mean
+        self.avg = f.price if held == 0.0 else (held * self.avg + qty * f.price) / (held + qty)
         self.quantity += sign * qty
         self.trip["entry_qty"] = float(self.trip["entry_qty"]) + qty
         self.trip["fees"] = float(self.trip["fees"]) + fee
@@ -591,29 +620,65 @@ def _last_bar(rule: Rule, i: int) -> int | None:
 class Result:
     fills: list[Fill]
     trades: list[Trade]
+    equity: list[tuple[int, float, float]] = field(default_factory=list)
+    """(close time, equity, cash) after each traded bar."""
+    orders: list[tuple[str, int, str]] = field(default_factory=list)
+    """(id, placed_at, final status) of every order, as orders.csv lists them."""
 
 
-def simulate(spec: StrategySpec, bars: Sequence[Bar], tf_ms: int) -> Result:
-    """Run `spec` over `bars` (one instrument, base timeframe = the bars')."""
-    return _Run(spec, bars, tf_ms).run()
+def warmup(spec: StrategySpec, tf_ms: int) -> int:
+    """Warm-up in base bars, as README "Backtests" and `runner graph` define it (worked
+    out here from the spec, not read from the graph): a `tf` bar closes with every
+    `r = tf / base`-th base bar, so `tf` bars need `r - 1` base bars, and an SMA/EMA of
+    period n on them (first value on its n-th bar) `n * r - 1`."""
+    def ratio(tf: str | None) -> int:
+        return 1 if tf is None else TF_MS[tf] // tf_ms
+    return max([ratio(tf) - 1 for tf in spec.timeframes]
+               + [ind.period * ratio(ind.timeframe) - 1 for ind in spec.indicators])
+
+
+def loaded(spec: StrategySpec, stored: Sequence[Bar], tf_ms: int) -> tuple[list[Bar], int]:
+    """The bars a run loads (`backtest.start`/`end`: those opening in
+    [start - warm-up, end)) and the index of the first one at or after the start."""
+    bt = spec.backtest
+    lo = None if bt.start_ms is None else bt.start_ms - warmup(spec, tf_ms) * tf_ms
+    bars = [b for b in stored if (lo is None or b[0] >= lo)
+            and (bt.end_ms is None or b[0] < bt.end_ms)]
+    first = 0 if bt.start_ms is None else \
+        next((j for j, b in enumerate(bars) if b[0] >= bt.start_ms), len(bars))
+    return bars, first
+
+
+def simulate(spec: StrategySpec, stored: Sequence[Bar], tf_ms: int) -> Result:
+    """Run `spec` over the stored bars (one instrument, base timeframe = the bars'),
+    windowed and warmed up as `loaded` says."""
+    bars, first = loaded(spec, stored, tf_ms)
+    return _Run(spec, bars, tf_ms, first).run()
 
 
 class _Run:
     """The per-bar loop of backtest.py's docstring (step 5), for one instrument."""
 
-    def __init__(self, spec: StrategySpec, bars: Sequence[Bar], tf_ms: int) -> None:
-        self.spec, self.bars, self.tf_ms = spec, bars, tf_ms
-        self.closes = [b[4] for b in bars]
+    def __init__(self, spec: StrategySpec, bars: Sequence[Bar], tf_ms: int,
+                 first: int = 0) -> None:
+        """Indicators and signals over all `bars`; bars before `first` (warm-up) are
+        never traded, and bar indices count from 0 at `first`."""
+        self.spec, self.tf_ms, self.first = spec, tf_ms, first
         series = all_series(spec, bars, tf_ms)
-        self.sig = {s.name: signal_values(s, series) for s in spec.signals}
+        self.sig = {s.name: signal_values(s, series)[first:] for s in spec.signals}
+        self.bars = bars[first:]
+        self.closes = [b[4] for b in self.bars]
         bt = spec.backtest
         self.book = Book(bt.slippage_bps, bt.maker, bt.taker, bt.intrabar == "stop_first")
         self.port = Portfolio(bt.cash)
         self.gate = Gate(spec)
         self.fills: list[Fill] = []
+        self.equity: list[tuple[int, float, float]] = []
         self.reasons: dict[str, str] = {}
         self.last_order: dict[int, int] = {}
         self.entries: dict[int, int] = {}
+        self.working: dict[int, list[str]] = {}
+        """Per rule: its entry orders that were resting after submission."""
 
     def run(self) -> Result:
         for i, bar in enumerate(self.bars):
@@ -625,7 +690,9 @@ class _Run:
             for r, rule in enumerate(self.spec.rules):
                 if self.sig[rule.when][i]:
                     self.rule(r, rule, i, now)
-        return Result(self.fills, self.port.trades)
+            self.equity.append((now, self.port.equity(), self.port.cash))
+        orders = [(str(oid), int(k), str(status)) for oid, k, status in self.book.log.values()]
+        return Result(self.fills, self.port.trades, self.equity, orders)
 
     def apply(self, fs: list[Fill]) -> None:
         for f in fs:
@@ -639,8 +706,10 @@ class _Run:
         """The matching engine's `submit`; False when it rejects the order."""
         if o.post_only and o.limit is not None and (
                 o.limit >= self.closes[i] if o.side == "buy" else o.limit <= self.closes[i]):
+            self.book.record(o.id, i, "rejected")
             return False
         if o.type == "market" and self.spec.backtest.fill == "close":
+            self.book.record(o.id, i)
             price = self.book.slipped(self.closes[i], o.side)
             f = self.book.execute(o, price, "taker", now, i, i + 1)
             self.apply([f] if f is not None else [])
@@ -649,7 +718,7 @@ class _Run:
         return True
 
     def flatten(self, i: int, now: int) -> None:
-        self.book.orders.clear()
+        self.book.clear()
         if self.port.quantity != 0.0:
             o = Order(f"flatten-{i}-{SYMBOL}", "sell" if self.port.quantity > 0 else "buy",
                       abs(self.port.quantity), reduce_only=True)
@@ -658,7 +727,7 @@ class _Run:
 
     def rule(self, r: int, rule: Rule, i: int, now: int) -> None:
         if rule.action == "cancel_orders":
-            self.book.orders.clear()
+            self.book.clear()
             return
         if i - self.last_order.get(r, -10**9) <= rule.cooldown:
             return
@@ -670,6 +739,7 @@ class _Run:
         ref = close if rule.action == "close" or rule.type == "market" else _price(rule, close)
         verdict = self.gate.check(order, now, ref, self.port, len(self.book.orders))
         if verdict != "accept":
+            self.book.record(order.id, i, f"risk_{verdict}")
             if verdict == "flatten":
                 self.flatten(i, now)
             return
@@ -679,6 +749,12 @@ class _Run:
         self.last_order[r] = i
         if rule.action is None:
             self.entries[r] = self.entries.get(r, 0) + 1
+            if order.id in self.book.orders:
+                self.working.setdefault(r, []).append(order.id)
+
+    def dropped(self, r: int, i: int) -> None:
+        """An order given up before it reached the book (sizing, lot, min notional)."""
+        self.book.record(f"{SYMBOL}-{r}-{i}", i, "dropped")
 
     def close_order(self, r: int, rule: Rule, i: int) -> Order | None:
         pos = self.port.quantity
@@ -687,25 +763,28 @@ class _Run:
             return None
         qty = to_step(qty, self.spec.instrument.lot_size, "down")
         if too_small(self.closes[i], qty, self.spec.instrument):
-            return None
+            return self.dropped(r, i)
         return Order(f"{SYMBOL}-{r}-{i}", "sell" if pos > 0 else "buy", qty, reduce_only=True)
 
     def entry_order(self, r: int, rule: Rule, i: int) -> Order | None:
         inst = self.spec.instrument
         sign = 1.0 if rule.side == "buy" else -1.0
-        if self.port.quantity * sign > _EPS:
-            if self.entries.get(r, 0) >= rule.max_entries:
-                return None
-        else:
+        # the count restarts only with no same-side position and none of the rule's
+        # entry orders still working (a resting order is an entry in flight)
+        live = [oid for oid in self.working.get(r, []) if oid in self.book.orders]
+        self.working[r] = live
+        if self.port.quantity * sign <= _EPS and not live:
             self.entries[r] = 0
+        if self.entries.get(r, 0) >= rule.max_entries:
+            return None
         close = self.closes[i]
         ref = _price(rule, close) if rule.type != "market" else close
         qty = _size(rule, self.port.equity(), ref, _exits(rule, close, ref)[0])
         if qty is None or qty <= 0:
-            return None
+            return self.dropped(r, i)
         qty = to_step(qty, inst.lot_size, "down")
         if too_small(ref, qty, inst):
-            return None
+            return self.dropped(r, i)
         buy = rule.side == "buy"
         limit = trigger = None
         if rule.type == "limit":
@@ -719,7 +798,7 @@ class _Run:
         qty = to_step(qty, inst.lot_size, "down")
         price = limit if limit is not None else trigger if trigger is not None else close
         if too_small(price, qty, inst):
-            return None
+            return self.dropped(r, i)
         has_exits = rule.stop_loss is not None or rule.take_profit is not None \
             or rule.trailing_stop is not None
 

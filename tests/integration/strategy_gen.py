@@ -22,22 +22,16 @@ T = TypeVar("T")
 SYMBOL = "XUSD"
 TF_MS = {"1m": 60_000, "5m": 300_000}
 
-FLATTEN_IN_ORDERS_CSV = False
-"""Whether `on_breach: flatten` may be drawn where `orders.csv` is compared.
-
-The engine writes its flatten orders to `orders.csv` with `placed_at` -1 instead of the
-bar they were placed at (strict-xfail `test_flatten_orders_record_their_bar`), which
-breaks "orders placed at or before bar t"; the no-lookahead test leaves flatten out
-until that is fixed (the differential test, which compares fills, keeps it).
+FLATTEN_IN_ORDERS_CSV = True
+"""Whether `on_breach: flatten` may be drawn where `orders.csv` is compared by
+`placed_at`. Flatten orders once had `placed_at` -1; they now record their bar
+(`test_flatten_orders_record_their_bar`), so the no-lookahead test draws them too.
 """
 
-ENTRY_PRICE_BRACKETS = False
-"""Whether brackets may be written as `entry_price * (1 - a)`.
-
-DESIGN (README "Order rules") says `entry_price` there is the entry's FILL price; the
-engine evaluates it at the decision bar with the *expected* entry instead (see the
-strict-xfail `test_bracket_entry_price_is_the_fill_price`). Until that is fixed the
-generator writes brackets off the decision bar's `close`, which both readings agree on.
+ENTRY_PRICE_BRACKETS = True
+"""Whether brackets may be written as `entry_price * (1 - a)` (else only off the
+decision bar's `close`). README "Backtests": `entry_price` there is the entry's FILL
+price (`test_bracket_entry_price_is_the_fill_price`); the reference prices it so.
 """
 
 Side = Literal["buy", "sell"]

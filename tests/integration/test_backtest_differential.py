@@ -1,6 +1,8 @@
-"""Differential test: the engine's `trades.csv` and `fills.csv` equal, float for float,
-those of the plain reference simulator in `reference_sim.py`, for hypothesis-generated
-strategies over random and real bars.
+"""Differential test: the engine's `trades.csv`, `fills.csv` and `equity.csv` (time,
+equity, cash) equal, float for float, those of the plain reference simulator in
+`reference_sim.py`, and its `orders.csv` lists the same orders (id, placed_at, final
+status) in the same order, for hypothesis-generated strategies over random and real
+bars, with and without a `backtest.start/end` window (and its warm-up).
 
 The reference shares no code with `runner`; only the YAML validation and the run
 itself go through the runner. A mismatch means one of the two misreads the spec.
@@ -62,12 +64,16 @@ def registry() -> Registry:
 
 # -- running both sides ---------------------------------------------------------------
 
-def run_engine(spec: StrategySpec, data: Path, out: Path, storage: Storage | None) -> None:
-    """Validate the generated YAML (an invalid file is a generator bug) and run it."""
+def run_engine(spec: StrategySpec, data: Path, out: Path,
+               storage: Storage | None) -> dict[str, Any]:
+    """Validate the generated YAML (an invalid file is a generator bug) and run it;
+    the run's log (`fast_path`: "used" or why not)."""
     text = spec.to_yaml(str(data), storage=storage)
     validated = validate_text(text, str(out.parent / "strategy.yaml"), registry())
     assert validated.ok, (text, [str(d) for d in validated.errors])
-    run_backtest(validated, registry(), out_dir=out, data_path=str(data))
+    log: dict[str, Any] = {}
+    run_backtest(validated, registry(), out_dir=out, data_path=str(data), log=log)
+    return log
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
@@ -88,6 +94,15 @@ def engine_trades(out: Path) -> list[tuple[Any, ...]]:
             for r in csv_rows(out / "trades.csv")]
 
 
+def engine_orders(out: Path) -> list[tuple[str, int, str]]:
+    return [(r["id"], int(r["placed_at"]), r["status"]) for r in csv_rows(out / "orders.csv")]
+
+
+def engine_equity(out: Path) -> list[tuple[str, float, float]]:
+    return [(r["time"], float(r["equity"]), float(r["cash"]))
+            for r in csv_rows(out / "equity.csv")]
+
+
 def reference_rows(result: ref.Result) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     fills = [(f.order_id, SYMBOL, f.side, ref.iso(f.time), f.price, f.quantity, f.fee,
               f.liquidity, f.bar_index) for f in result.fills]
@@ -98,15 +113,24 @@ def reference_rows(result: ref.Result) -> tuple[list[tuple[Any, ...]], list[tupl
 
 
 def assert_same(spec: StrategySpec, bars: list[Bar], tf_ms: int, data: Path,
-                work: Path, storage: Storage | None = None) -> None:
-    """The engine's fills and trades are exactly the reference's."""
+                work: Path, storage: Storage | None = None) -> dict[str, Any]:
+    """The engine's fills, trades, equity curve (time, equity, cash: one row per
+    traded bar, none for the warm-up) and orders (id, placed_at, final status: every
+    order, bracket child, dropped and risk-refused one, in decision order) are exactly
+    the reference's; `bars` are the
+    stored ones (the reference applies `backtest.start/end` and the warm-up itself)."""
     out = work / "out"
-    run_engine(spec, data, out, storage)
-    want_fills, want_trades = reference_rows(ref.simulate(spec, bars, tf_ms))
+    log = run_engine(spec, data, out, storage)
+    result = ref.simulate(spec, bars, tf_ms)
+    want_fills, want_trades = reference_rows(result)
     got_fills = engine_fills(out)
     context = spec.to_yaml(str(data), storage=storage)
     assert got_fills == want_fills, context
     assert engine_trades(out) == want_trades, context
+    want_equity = [(ref.iso(t), e, c) for t, e, c in result.equity]
+    assert engine_equity(out) == want_equity, context
+    assert engine_orders(out) == result.orders, context
+    return log
 
 
 # -- random bars ----------------------------------------------------------------------
@@ -123,26 +147,75 @@ def specs_and_timeframes() -> st.SearchStrategy[tuple[StrategySpec, str]]:
 @SETTINGS
 @given(spec_tf=specs_and_timeframes(), moves=bar_moves(min_size=60, max_size=250),
        storage=storages, gaps=st.sets(st.integers(1, 249), max_size=8),
-       window=st.none() | st.tuples(st.integers(0, 20), st.integers(40, 300)))
+       window=st.none() | st.tuples(st.integers(0, 40), st.integers(20, 260)).map(
+           lambda w: (w[0], w[0] + w[1])))
 def test_engine_matches_reference_on_random_bars(spec_tf: tuple[StrategySpec, str],
                                                  moves: list[tuple[int, int, int, int]],
                                                  storage: Storage, gaps: set[int],
                                                  window: tuple[int, int] | None) -> None:
     """Also with missing bars (`gaps`: a bar is a row, "the next bar" the next row) and
-    a `backtest: start/end` window (bars opening in [start, end); no warm-up before)."""
+    a `backtest: start/end` window (bars opening in [start, end) are traded, the
+    warm-up before the start is loaded for the indicators: see `ref.loaded`)."""
     spec, tf = spec_tf
     tf_ms = TF_MS[tf]
     stored = [b for j, b in enumerate(build_bars(moves, tf_ms)) if j not in gaps]
-    bars = stored
     if window is not None:
         start, end = (START_MS + w * tf_ms for w in window)
         spec = replace(spec, backtest=replace(spec.backtest, start_ms=start, end_ms=end))
-        bars = [b for b in stored if start <= b[0] < end]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / f"XUSD.{storage.source}"
         write_bars(stored, str(data), tf_ms, storage)
-        assert_same(spec, bars, tf_ms, data, work, storage)
+        assert_same(spec, stored, tf_ms, data, work, storage)
+
+
+def fast_eligible(spec: StrategySpec) -> StrategySpec:
+    """`spec` cut down to what the engine's compiled fast path runs (`why_not_fast`):
+    market gtc entries without exits, quantity/notional sizes, `close` exits, no risk
+    limits, no lot size. The generic loop sees such strategies only now and then. A
+    `close` rule on `close` crossing `fast` is added, so that round trips close."""
+    rules = []
+    for rule in spec.rules:
+        if rule.action == "cancel_orders":
+            rule = replace(rule, action="close")
+        elif rule.action is None:
+            rule = replace(rule, type="market", stop_loss=None, take_profit=None,
+                           trailing_stop=None, expire_after=None, time_in_force="gtc",
+                           reduce_only=False, post_only=False,
+                           size_mode="notional" if rule.size_mode in ("equity_pct", "risk_pct")
+                           else rule.size_mode,
+                           size_value=rule.size_value * 50 if rule.size_mode in (
+                               "equity_pct", "risk_pct") else rule.size_value)
+        rules.append(rule)
+    exit_kind = "crosses_below" if rules[0].side == "buy" else "crosses_above"
+    rules.append(Rule(when="exit", action="close"))
+    return replace(spec, rules=tuple(rules),
+                   signals=(*spec.signals, Signal("exit", exit_kind, "close", "fast")),
+                   risk=RiskSpec(on_breach=spec.risk.on_breach,
+                                 allow_short=spec.risk.allow_short),
+                   instrument=replace(spec.instrument, lot_size=None))
+
+
+@settings(SETTINGS, max_examples=30)
+@given(spec_tf=specs_and_timeframes().map(lambda p: (fast_eligible(p[0]), p[1])),
+       moves=bar_moves(min_size=60, max_size=250),
+       window=st.none() | st.tuples(st.integers(0, 40), st.integers(20, 260)).map(
+           lambda w: (w[0], w[0] + w[1])))
+def test_fast_path_matches_reference(spec_tf: tuple[StrategySpec, str],
+                                     moves: list[tuple[int, int, int, int]],
+                                     window: tuple[int, int] | None) -> None:
+    spec, tf = spec_tf
+    tf_ms = TF_MS[tf]
+    stored = build_bars(moves, tf_ms)
+    if window is not None:
+        start, end = (START_MS + w * tf_ms for w in window)
+        spec = replace(spec, backtest=replace(spec.backtest, start_ms=start, end_ms=end))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = work / "XUSD.parquet"
+        write_bars(stored, str(data), tf_ms)
+        log = assert_same(spec, stored, tf_ms, data, work)
+    assert log["fast_path"] == "used", log["fast_path"]
 
 
 # -- real bars ------------------------------------------------------------------------
@@ -187,7 +260,7 @@ def test_engine_matches_reference_on_real_bars(key: str, tmp_path: Path) -> None
     check()
 
 
-# -- known engine bugs (strict xfail: they fail loudly once fixed) --------------------
+# -- targeted scenarios: paths the random search reaches only rarely -------------------
 
 FLAT_THEN_UP: list[Bar] = build_bars([(0, 0, 1, 1)] * 6 + [(0, 4, 1, 1), (4, 2, 1, 1)]
                                      + [(0, 1, 2, 2)] * 8, TF_MS["1m"])
@@ -195,9 +268,9 @@ FLAT_THEN_UP: list[Bar] = build_bars([(0, 0, 1, 1)] * 6 + [(0, 4, 1, 1), (4, 2, 
 an open well above the decision close."""
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: brackets use entry_price = the "
-                   "expected entry (decision close), not the entry's fill price")
 def test_bracket_entry_price_is_the_fill_price(tmp_path: Path) -> None:
+    """`entry_price` in a bracket is the entry's fill price (README "Backtests"): the
+    entry fills at a gapped open well above the decision close."""
     spec = StrategySpec(
         indicators=(Indicator("fast", "sma", 2),),
         signals=(Signal("sig0", "above", "close", "fast", 1.0),),
@@ -208,8 +281,6 @@ def test_bracket_entry_price_is_the_fill_price(tmp_path: Path) -> None:
     write_bars(FLAT_THEN_UP, str(data))
     assert_same(spec, FLAT_THEN_UP, TF_MS["1m"], data, tmp_path)
 
-
-# -- targeted scenarios: paths the random search reaches only rarely -------------------
 
 FALLING: list[Bar] = build_bars([(0, 0, 1, 1)] * 5 + [(0, -3, 1, 1)] * 15 + [(0, 2, 1, 1)] * 10,
                                 TF_MS["1m"])
@@ -249,8 +320,8 @@ WAVE: list[Bar] = build_bars([(0, 3, 2, 2)] * 4 + [(0, -3, 2, 2)] * 4 + [(1, 3, 
 def test_risk_pct_sizes_against_the_expected_entry(otype: Literal["market", "limit", "stop"],
                                                    sign: int, tmp_path: Path) -> None:
     """`risk_pct` with `stop_loss: entry_price * (1 - a)`: the size uses the stop at the
-    expected entry (decision close, the limit, the trigger). Only the first entry fill
-    is compared: what follows depends on the brackets (see the xfail below)."""
+    expected entry (decision close, the limit, the trigger); the bracket then uses the
+    fill price."""
     spec = StrategySpec(
         indicators=(Indicator("fast", "sma", 2),),
         signals=(Signal("sig0", "above", "close", "fast", 1.0),),
@@ -260,7 +331,6 @@ def test_risk_pct_sizes_against_the_expected_entry(otype: Literal["market", "lim
         backtest=BacktestSpec(slippage_bps=2.5, taker=0.0004, maker=0.0002))
     data = tmp_path / "XUSD.parquet"
     write_bars(WAVE, str(data))
-    run_engine(spec, data, tmp_path / "out", None)
     want, _ = reference_rows(ref.simulate(spec, WAVE, TF_MS["1m"]))
     assert want, "the scenario must trade"
-    assert engine_fills(tmp_path / "out")[:1] == want[:1]
+    assert_same(spec, WAVE, TF_MS["1m"], data, tmp_path)
