@@ -168,8 +168,9 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
     `expired`; `visited`, the bars the loop stepped; `fast_path`, "used" or why the
     compiled fast path could not run this strategy; `halted`, the reason and time, when
-    the risk gate halted; `data_warnings`, what loading the data found). `progress(done, total)` is
-    called as bars are simulated. Raises `ConfigError` for an invalid file,
+    the risk gate halted; `data_warnings`, what loading the data found).
+    `progress(done, total)` is called as bars are simulated. Raises `ConfigError` for
+    an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
     inp, prepared = prepare(validated, registry, start=start, end=end, data_path=data_path)
     strategy, frame = inp.strategy, prepared.frame
@@ -189,17 +190,20 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
         gc.unfreeze()
 
     n = wide.height
+    times = wide[CLOSE_TIME][first:]
+    start_time, end_time = wide["time"][first], wide[CLOSE_TIME][-1]
+    warnings, base_ms = frame.warnings, frame.base_ms
+    del inp, prepared, frame, wide  # the bars are done with: lower the peak while writing
     equity_values, cash_values = tables.equity, tables.cash
     initial_cash = float(strategy.backtest.cash)
     equity = pl.DataFrame({
-        "time": wide[CLOSE_TIME][first:],
+        "time": times,
         "equity": equity_values,
         "cash": cash_values,
         "in_position": tables.in_position,
     })
     equity = equity.with_columns(drawdown(equity["equity"], initial_cash).alias("drawdown"))
     trades, fills_df = tables.trades, tables.fills
-    base_ms = frame.base_ms
     summary_metrics = metrics(equity, trades, _YEAR_MS / base_ms, initial_cash=initial_cash,
                               fills=fills_df)
     file_bytes = Path(validated.file).read_bytes() if Path(validated.file).is_file() \
@@ -207,8 +211,8 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     summary: dict[str, Any] = {
         "name": strategy.name,
         "mode": "backtest",
-        "start": wide["time"][first],
-        "end": wide[CLOSE_TIME][-1],
+        "start": start_time,
+        "end": end_time,
         "bars": n - first,
         "trades": trades.height,
         "initial_cash": initial_cash,
@@ -221,8 +225,8 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
         log.update(counts)
         log["visited"] = visited
         log["fast_path"] = fast_path or "used"
-        if frame.warnings:
-            log["data_warnings"] = list(frame.warnings)
+        if warnings:
+            log["data_warnings"] = list(warnings)
         if halted:
             log["halted"] = halted
     return summary

@@ -39,6 +39,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -274,31 +275,52 @@ def iso_ms_text(times: pl.Series) -> pl.Series:
     return text.to_series().alias(times.name)
 
 
-def _table(frame: pl.DataFrame, columns: Sequence[str], what: str
-           ) -> tuple[pl.DataFrame, str | None]:
-    """The file's columns, with its times in UTC, and the datetime format to write
-    them with (None when its time columns need different precisions: they are then
-    already text)."""
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One CSV's columns, its times converted to UTC, and how they become text:
+    `iso_ms` columns are assembled by `iso_ms_text` chunk by chunk as they are
+    written; otherwise the CSV writer formats them with `datetime_format` (None: they
+    are already text, when a file's time columns need different precisions)."""
+
+    frame: pl.DataFrame
+    iso_ms: tuple[str, ...] = ()
+    datetime_format: str | None = None
+
+
+_CHUNK_ROWS = 1_000_000
+
+
+def _table(frame: pl.DataFrame, columns: Sequence[str], what: str) -> _Table:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{what} lacks columns {missing} (has {frame.columns})")
     out = frame.select(columns)
     times = {c: _utc_time(out, c) for c in _TIME_COLUMNS[what]}
     if not times:
-        return out, None
+        return _Table(out)
+    out = out.with_columns(e.alias(c) for c, (e, _) in times.items())
     units = {unit for _, unit in times.values()}
     if units == {"ms"}:
-        utc = out.select(e.alias(c) for c, (e, _) in times.items())
-        return out.with_columns(iso_ms_text(utc[c]) for c in times), None
-    if len(units) == 1:  # formatted by the CSV writer: faster than strftime
-        return out.with_columns(e.alias(c) for c, (e, _) in times.items()), _format(*units)
-    return out.with_columns(e.dt.strftime(_format(u)).alias(c)
-                            for c, (e, u) in times.items()), None
+        return _Table(out, iso_ms=tuple(times))
+    if len(units) == 1:
+        return _Table(out, datetime_format=_format(*units))
+    return _Table(out.with_columns(pl.col(c).dt.strftime(_format(u))
+                                   for c, (_, u) in times.items()))
 
 
-def _csv_writer(table: tuple[pl.DataFrame, str | None]) -> Callable[[IO[bytes]], object]:
-    frame, datetime_format = table
-    return lambda fh: frame.write_csv(fh, datetime_format=datetime_format)
+def _csv_writer(table: _Table) -> Callable[[IO[bytes]], object]:
+    def write(fh: IO[bytes]) -> None:
+        """A million rows at a time, each chunk's times made text just before it is
+        written, so a 10M-bar equity.csv never holds all its text at once."""
+        frame = table.frame
+        for start in range(0, max(frame.height, 1), _CHUNK_ROWS):
+            chunk = frame.slice(start, _CHUNK_ROWS)
+            if table.iso_ms:
+                chunk = chunk.with_columns(iso_ms_text(chunk[c]) for c in table.iso_ms)
+            chunk.write_csv(fh, include_header=start == 0,
+                            datetime_format=table.datetime_format)
+
+    return write
 
 
 def _as_frame(records: pl.DataFrame | Sequence[Any], to_frame: Callable[..., pl.DataFrame],

@@ -60,13 +60,16 @@ def equity_curve(snap_bar: np.ndarray, snap_cash: np.ndarray, snap_qty: np.ndarr
     `snap_*` are the account after each changing bar (`snap_bar` ascending, the first
     at `first` with the starting cash); `snap_qty` / `snap_avg` have one column per
     instrument in the portfolio's order, and `closes` / `multipliers` follow it."""
-    which = np.searchsorted(snap_bar, np.arange(first, n), side="right") - 1
-    cash = snap_cash[which]
+    # each snapshot holds from its bar to the next one's (a later snapshot of the same
+    # bar replaces it): repeat it that many rows, with no per-row index array
+    ends = np.append(snap_bar[1:], n)
+    lengths = np.clip(ends, first, n) - np.clip(snap_bar, first, n)
+    cash = np.repeat(snap_cash, lengths)
     total = np.zeros(n - first)
     in_position = np.zeros(n - first, dtype=bool)
     for j, close in enumerate(closes):
-        qty = snap_qty[which, j]
-        avg = snap_avg[which, j]
+        qty = np.repeat(snap_qty[:, j], lengths)
+        avg = np.repeat(snap_avg[:, j], lengths)
         held = qty != 0.0
         with np.errstate(invalid="ignore"):
             unrealized = np.where(held, qty * (close[first:n] - avg) * multipliers[j], 0.0)
