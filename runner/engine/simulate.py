@@ -94,6 +94,11 @@ class Snapshot:
 
 @dataclass(slots=True)
 class SimResult:
+    """What the loop produced: every order row (in decision order), the fills in the
+    order they happened, the portfolio (trades, final positions), the account after
+    every bar on which it changed, how many bars were visited, the halt (reason and
+    time, or empty) and the log counts."""
+
     orders: list[OrderRow]
     fills: list[Fill]
     portfolio: Portfolio
@@ -105,7 +110,9 @@ class SimResult:
 
 @dataclass(slots=True)
 class SimInput:
-    """Everything the loop reads, as plain Python lists for fast indexing."""
+    """Everything the loop reads: numpy columns per row of the wide frame (a row
+    becomes Python values only when the loop visits it), the computed expression
+    columns, and the planned rules."""
 
     strategy: Strategy
     symbols: tuple[str, ...]
