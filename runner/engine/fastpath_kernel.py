@@ -64,6 +64,46 @@ def _portfolio_quantity(pq: float, buy: bool, qty: float) -> float:
 
 
 @njit(cache=True)
+def _execute(o: int, s: int, i: int, base: float, at_open: bool, k: int, reduce: bool,
+             o_buy: np.ndarray, o_qty: np.ndarray, o_status: np.ndarray,
+             epos: np.ndarray, ppos: np.ndarray, f_order: np.ndarray, f_price: np.ndarray,
+             f_qty: np.ndarray, f_fee: np.ndarray, f_bar: np.ndarray, f_k: np.ndarray,
+             f_at_open: np.ndarray, nf: int, multiplier: float, taker_fee: float,
+             slippage_bps: float) -> int:
+    """Fill market order `o` of symbol `s` at `base` on bar `i` as
+    `MatchingEngine._execute` does (slippage against the taker; a reduce-only close
+    clipped to the position, or cancelled with none); record the fill, move both
+    positions; return the new fill count."""
+    buy = o_buy[o]
+    price = base
+    if slippage_bps != 0.0:
+        k_slip = slippage_bps / 10_000.0
+        price = price * (1.0 + k_slip) if buy else price * (1.0 - k_slip)
+    qty = o_qty[o]
+    pos = epos[s]
+    if reduce:
+        reducible = _py_max(0.0, -pos) if buy else _py_max(0.0, pos)
+        if reducible <= 0:
+            o_status[o] = STATUS_CANCELLED
+            return nf
+        qty = reducible if reducible < qty else qty
+    f_order[nf] = o
+    f_price[nf] = price
+    f_qty[nf] = qty
+    f_fee[nf] = price * qty * multiplier * taker_fee
+    f_bar[nf] = i
+    f_k[nf] = k
+    f_at_open[nf] = at_open
+    new_pos = pos + qty if buy else pos - qty
+    if abs(new_pos) < 1e-12 * _py_max(1.0, abs(pos)):
+        new_pos = 0.0
+    epos[s] = new_pos
+    ppos[s] = _portfolio_quantity(ppos[s], buy, qty)
+    o_status[o] = STATUS_FILLED
+    return nf + 1
+
+
+@njit(cache=True)
 def run_kernel(first: int, n: int,
                cand_bar: np.ndarray, cand_pair: np.ndarray, cand_when: np.ndarray,
                cand_size: np.ndarray,
@@ -80,7 +120,6 @@ def run_kernel(first: int, n: int,
     m = cand_bar.shape[0]
     n_sym = opens.shape[0]
     n_pair = pair_rule.shape[0]
-    slip = slippage_bps / 10_000.0
 
     o_cand = np.empty(m, np.int64)
     o_kind = np.empty(m, np.int8)
@@ -135,33 +174,11 @@ def run_kernel(first: int, n: int,
                         continue
                     working[p] -= 1
                     # a market order at the open of the symbol's next fresh bar
-                    buy = o_buy[o]
-                    price = opens[s, i]
-                    if slippage_bps != 0.0:
-                        price = price * (1.0 + slip) if buy else price * (1.0 - slip)
-                    qty = o_qty[o]
-                    pos = epos[s]
-                    if rule_close[pair_rule[p]]:
-                        reducible = _py_max(0.0, -pos) if buy else _py_max(0.0, pos)
-                        if reducible <= 0:
-                            o_status[o] = STATUS_CANCELLED
-                            cancelled += 1
-                            continue
-                        qty = reducible if reducible < qty else qty
-                    f_order[nf] = o
-                    f_price[nf] = price
-                    f_qty[nf] = qty
-                    f_fee[nf] = price * qty * multiplier[s] * taker_fee
-                    f_bar[nf] = i
-                    f_k[nf] = bar_index[s, i]
-                    f_at_open[nf] = True
-                    nf += 1
-                    new_pos = pos + qty if buy else pos - qty
-                    if abs(new_pos) < 1e-12 * _py_max(1.0, abs(pos)):
-                        new_pos = 0.0
-                    epos[s] = new_pos
-                    ppos[s] = _portfolio_quantity(ppos[s], buy, qty)
-                    o_status[o] = STATUS_FILLED
+                    nf = _execute(o, s, i, opens[s, i], True, bar_index[s, i],
+                                  rule_close[pair_rule[p]], o_buy, o_qty, o_status, epos,
+                                  ppos, f_order, f_price, f_qty, f_fee, f_bar, f_k,
+                                  f_at_open, nf, multiplier[s], taker_fee, slippage_bps)
+                    cancelled += o_status[o] == STATUS_CANCELLED
                 npend = keep
         for s in range(n_sym):
             c_now = closes[s, i]
@@ -243,31 +260,12 @@ def run_kernel(first: int, n: int,
             no += 1
             last_order[p] = i
             if fill_close:
-                price = close
-                if slippage_bps != 0.0:
-                    price = price * (1.0 + slip) if buy else price * (1.0 - slip)
-                pos = epos[s]
-                if rule_close[r]:
-                    reducible = _py_max(0.0, -pos) if buy else _py_max(0.0, pos)
-                    if reducible <= 0:
-                        o_status[o] = STATUS_CANCELLED
-                        cancelled += 1
-                        continue
-                    qty = reducible if reducible < qty else qty
-                f_order[nf] = o
-                f_price[nf] = price
-                f_qty[nf] = qty
-                f_fee[nf] = price * qty * mult * taker_fee
-                f_bar[nf] = i
-                f_k[nf] = k
-                f_at_open[nf] = False
-                nf += 1
-                new_pos = pos + qty if buy else pos - qty
-                if abs(new_pos) < 1e-12 * _py_max(1.0, abs(pos)):
-                    new_pos = 0.0
-                epos[s] = new_pos
-                ppos[s] = _portfolio_quantity(ppos[s], buy, qty)
-                o_status[o] = STATUS_FILLED
+                nf = _execute(o, s, i, close, False, k, rule_close[r], o_buy, o_qty,
+                              o_status, epos, ppos, f_order, f_price, f_qty, f_fee, f_bar,
+                              f_k, f_at_open, nf, mult, taker_fee, slippage_bps)
+                if o_status[o] == STATUS_CANCELLED:
+                    cancelled += 1
+                    continue
             else:
                 pending[npend] = o
                 npend += 1

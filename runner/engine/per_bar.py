@@ -309,23 +309,11 @@ class _Compiler:
                     raise missing("state") from None
 
             return read_state
-        value_type = node.type
-
-        def read(values: Values, state: State) -> Value:
-            try:
-                raw = values[column]
-            except KeyError:
-                raise missing("values") from None
-            if value_type is ValueType.NUMBER:
-                return _number(raw)
-            if value_type is ValueType.BOOL:
-                return raw is not None and bool(raw)
-            return raw
-
-        return read
+        return self.column(column, node)
 
     def column(self, column: str, node: Expr) -> _Step:
-        """Read a hoisted sub-tree's precomputed value, typed like the node."""
+        """Read `values[column]` typed like the node: a bar column, or a hoisted
+        sub-tree's precomputed value."""
         value_type, start, end = node.type, node.start, node.end
 
         def read(values: Values, state: State) -> Value:
