@@ -12,15 +12,19 @@ where something can happen) or, for the strategies it covers,
 
 Decisions DESIGN leaves open (see also the README):
 
-- `max_entries` counts entries of a rule while a position stays open; `cooldown: n`
-  skips a rule for n base bars after the bar it last placed an order on.
+- `max_entries` counts a rule's entries while its position is open and its entry
+  orders still working; `cooldown: n` skips a rule for n base bars after the bar it
+  last placed an order on.
+- Brackets are priced when the entry fills (`entry_price` = the fill price); sizing
+  with `risk_pct` uses the expected entry (this close, the limit or the trigger).
 - Positions still open at the end stay open, valued at the last close (the trades
   file has closed round trips only; `final_equity` includes the open PnL).
 - `orders.csv` has every order the engine saw (bracket children included) with its
   final status (`filled`, `cancelled`, `expired`, `rejected`, `open`) and reason, and
   every order the run dropped (`dropped`: sizing, lot or min-notional) or the risk
   gate refused (`risk_reject`, `risk_halt`, `risk_flatten`) with the limit and reason.
-- `bar_index` (a state name) counts traded base bars from 0 at the run's start.
+- `bar_index` (a state name), `placed_at` and fills' `bar_index` count traded base
+  bars from 0 at the run's start; warm-up bars before it are never traded.
 """
 
 from __future__ import annotations
