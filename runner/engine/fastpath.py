@@ -1,11 +1,12 @@
 """A compiled fast path of the backtest's event loop for a common class of strategies.
 
     reason = why_not_fast(inp)
-    result = simulate(inp) if reason else simulate_fast(inp)
+    tables = tables_of(simulate(inp), inp) if reason else simulate_fast(inp).tables
 
-`simulate_fast(inp)` returns what `runner.engine.simulate.simulate(inp)` returns —
-the same order rows, fills (bit for bit), trades, snapshots and log counts; only
-`visited` is the kernel's own count — for the inputs `why_not_fast` accepts:
+`simulate_fast(inp).tables` equals `runner.engine.tables.tables_of(simulate(inp), inp)`
+— orders, fills and trades bit for bit, the equity, cash and in-position curves — with
+the same log counts (only `visited` is the kernel's own count), for the inputs
+`why_not_fast` accepts:
 
 - no state-using signal and no expression with per-bar history: every rule's
   expressions are columns (`when` and the size read no run-time state);
@@ -16,16 +17,15 @@ the same order rows, fills (bit for bit), trades, snapshots and log counts; only
 - no instrument has a `lot_size` (lot rounding goes through Python's `round`, which a
   compiled loop cannot repeat bit for bit); every symbol has an instrument spec.
 
-How: the numba kernel (`runner.engine.fastpath_kernel`, imported on first use) steps
-the same bars `simulate` visits and makes every decision — cooldown, `max_entries`,
+How: the numba kernels (`runner.engine.fastpath_kernel`, imported on first use) step
+the same bars `simulate` visits and make every decision — cooldown, `max_entries`,
 sizing and the min-notional drop, the `allow_short` check, placement, reduce-only
-clipping and cancelling at fill time, fill prices, fees and the engine's and the
-portfolio's positions — with the same floating-point operations. Python then builds
-the `Order`, `Fill` and `OrderRow` objects from its arrays, words the reasons with
-the functions `simulate` uses, and books the fills through `Portfolio.apply` (trades
-and cash come from the portfolio itself, not from the kernel).
+clipping and cancelling at fill time, fill prices, fees, the engine's and the
+portfolio's positions — and then book the fills as `Portfolio.apply` does (cash,
+average prices, round trips), with the same floating-point operations in the same
+order. Python builds the tables column by column from their arrays and words the few
+reasons (drops, refusals) with the functions `simulate` uses.
 """
-
 from __future__ import annotations
 
 import math
