@@ -173,7 +173,7 @@ def simulate_fast(inp: SimInput, *,
                  dtype=np.float64).reshape(-1),
         np.array([sp.multiplier for sp in specs], dtype=np.float64).reshape(-1),
         model.fill == "close", float(model.slippage_bps), float(model.fees.taker),
-        bool(strategy.risk.allow_short))
+        bool(strategy.risk.allow_short), float(strategy.backtest.cash))
     tables = _tables(inp, fk, out, cand_bar, cand_pair)
     log: dict[str, int] = {}
     kinds = out[2][:out[0]]
@@ -195,7 +195,7 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
     """The kernel's arrays as the run's tables, column by column."""
     (no, o_cand, o_kind, o_buy, o_qty, _placed_k, o_status, o_after,
      nf, f_order, f_price, f_qty, f_fee, f_bar, f_k, f_at_open,
-     _mark_bar, _ppos, _visited, _cancelled, state_fill, state_sym) = out
+     _mark_bar, _ppos, _visited, _cancelled, state_fill, state_sym, book) = out
     symbols, plans, first = inp.symbols, inp.rules, inp.first
     pair_rule = np.array([r for r, _ in inp.pairs], dtype=np.int64)
     sym_of = {s: j for j, s in enumerate(symbols)}
@@ -269,8 +269,6 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
     # fills, in the order they happened
     f_order, f_price, f_qty, f_fee = f_order[:nf], f_price[:nf], f_qty[:nf], f_fee[:nf]
     f_bar, f_k, f_at_open = f_bar[:nf], f_k[:nf], f_at_open[:nf]
-    f_sym = o_sym[f_order]
-    f_buy = o_buy[f_order]
     f_ms = np.where(f_at_open, inp.open_ms[f_bar], inp.close_ms[f_bar])
     fills = pl.DataFrame({
         "order_id": orders["id"].gather(f_order) if nf else pl.Series([], dtype=pl.String),
@@ -284,9 +282,7 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
     # the symbol whose entry first read the run-time state, then every symbol
     multiplier = np.array([inp.specs[s].multiplier for s in symbols], dtype=np.float64)
     (nt, t_sym, t_long, t_qty, t_entry_fill, t_entry_price, t_exit_fill, t_exit_price,
-     t_pnl, t_fees, ns, s_bar, s_cash, s_q, s_avg, _cash, _q) = fk.replay_kernel(
-        np.ascontiguousarray(f_sym), np.ascontiguousarray(f_buy), f_qty, f_price, f_fee,
-        np.ascontiguousarray(f_bar), multiplier, float(inp.strategy.backtest.cash))
+     t_pnl, t_fees, ns, s_bar, s_cash, s_q, s_avg, _cash, _q) = book
     t_exit_fill = t_exit_fill[:nt]
     trades = pl.DataFrame({
         "instrument": sym_names[t_sym[:nt].tolist()] if nt else pl.Series([], dtype=pl.String),

@@ -114,9 +114,11 @@ def run_kernel(first: int, n: int,
                opens: np.ndarray, closes: np.ndarray, fresh: np.ndarray,
                bar_index: np.ndarray, min_notional: np.ndarray, multiplier: np.ndarray,
                fill_close: bool, slippage_bps: float, taker_fee: float,
-               allow_short: bool) -> Any:
-    """Step the visited bars as `simulate` does; return the orders, fills and counts
-    (see `runner.engine.fastpath` for how they become rows)."""
+               allow_short: bool, cash0: float) -> Any:
+    """Step the visited bars as `simulate` does; return the orders, fills and counts,
+    and (last) the fills booked by `replay_kernel` — called from here so a run loads
+    one compiled kernel from the cache, not two (see `runner.engine.fastpath` for how
+    they become tables)."""
     m = cand_bar.shape[0]
     n_sym = opens.shape[0]
     n_pair = pair_rule.shape[0]
@@ -277,9 +279,16 @@ def run_kernel(first: int, n: int,
             i += 1
         else:
             i = cand_bar[ptr] if ptr < m else n
+    f_sym = np.empty(nf, np.int64)
+    f_buy = np.empty(nf, np.bool_)
+    for j in range(nf):
+        f_sym[j] = pair_sym[cand_pair[o_cand[f_order[j]]]]
+        f_buy[j] = o_buy[f_order[j]]
+    book = replay_kernel(f_sym, f_buy, f_qty[:nf].copy(), f_price[:nf].copy(),
+                         f_fee[:nf].copy(), f_bar[:nf].copy(), multiplier, cash0)
     return (no, o_cand, o_kind, o_buy, o_qty, o_k, o_status, o_after,
             nf, f_order, f_price, f_qty, f_fee, f_bar, f_k, f_at_open,
-            mark_bar, ppos, visited, cancelled, state_fill, state_sym)
+            mark_bar, ppos, visited, cancelled, state_fill, state_sym, book)
 
 
 @njit(cache=True)
