@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python -m runner.bench.validate
 	$(BIN)/python -m runner.bench.indicators
 	$(BIN)/python -m runner.bench.backtest
+	$(BIN)/python -m runner.bench.ticks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
