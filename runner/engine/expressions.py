@@ -83,6 +83,7 @@ from runner.expr.ast import (
 )
 from runner.expr.scope import IndicatorRef, ParamRef, PriceRef, Ref, SignalRef, StateRef
 from runner.expr.types import ValueType
+from runner.indicators.columns import full_height
 
 BATCH_STATE: Final = frozenset({"time"})
 """State names that are plain columns of the bar frame and so work in batch."""
@@ -219,7 +220,7 @@ def _constant(value: float | bool) -> pl.Expr:
     """
     if isinstance(value, bool):
         return pl.repeat(value, pl.len(), dtype=pl.Boolean)
-    return pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64) * 0.0 + value
+    return full_height(value)
 
 
 def _finite(expr: pl.Expr) -> pl.Expr:

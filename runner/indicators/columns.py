@@ -55,6 +55,18 @@ def keep_freed_memory() -> bool:
                 and mallopt(_M_TRIM_THRESHOLD, _KEEP_UP_TO))
 
 
+def full_height(value: float) -> pl.Expr:
+    """`value` on every row, as a column polars cannot fold back into a scalar.
+
+    polars 2.1 divides by a scalar (a literal or `pl.repeat`) by multiplying with its
+    reciprocal: `x / 3.0` is then not IEEE's `x / 3.0` in a third of the cases, while
+    the incremental forms and the per-bar expressions divide exactly. Built as
+    `row_index * 0.0 + value` (not a no-op for NaN or inf, so no valid optimizer
+    folds it), a divisor gives the exact quotient.
+    """
+    return pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64) * 0.0 + value
+
+
 def kernel_columns(kernel: Callable[..., Any], inputs: Sequence[pl.Expr],
                    outputs: Sequence[str], *args: Any) -> pl.Expr:
     """A struct expression with one field per output, computed by one kernel call.

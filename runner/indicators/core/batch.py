@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from runner.indicators.columns import kernel_column, kernel_columns
+from runner.indicators.columns import full_height, kernel_column, kernel_columns
 from runner.indicators.core import kernels as k
 
 Inputs = Mapping[str, pl.Expr]
@@ -117,7 +117,7 @@ def medprice(inputs: Inputs, p: Any) -> Outputs:
 
 
 def typprice(inputs: Inputs, p: Any) -> Outputs:
-    return {"value": (inputs["high"] + inputs["low"] + inputs["close"]) / 3.0}
+    return {"value": (inputs["high"] + inputs["low"] + inputs["close"]) / full_height(3.0)}
 
 
 def avgprice(inputs: Inputs, p: Any) -> Outputs:

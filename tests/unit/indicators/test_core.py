@@ -129,3 +129,23 @@ PARITY: dict[str, st.SearchStrategy[dict[str, Any]]] = {
                                     "d_period": st.integers(1, 10)}),
 }
 test_incremental_equals_batch = parity_test(PARITY)
+
+
+def test_price_transforms_are_bit_identical_in_both_forms(registry: Any) -> None:
+    """Paper mode must reproduce a backtest exactly: the element-wise price transforms
+    divide exactly in the batch form too (polars would otherwise multiply by the
+    reciprocal of a literal divisor: `(h + l + c) / 3` differed in a third of rows)."""
+    import numpy as np
+    import polars as pl
+
+    from runner.indicators.api import compute, incremental
+
+    rng = np.random.default_rng(3)
+    close = 100 + np.cumsum(rng.normal(0, 1, 3000))
+    frame = pl.DataFrame({"open": close + rng.normal(0, 0.3, 3000),
+                          "high": close + 1.0 + rng.random(3000),
+                          "low": close - 1.0 - rng.random(3000), "close": close})
+    for name in ("medprice", "typprice", "avgprice", "wclprice"):
+        batch = compute(name, frame, registry=registry)["value"].to_list()
+        form = incremental(name, registry=registry)
+        assert [form.update(row)["value"] for row in frame.to_dicts()] == batch, name
