@@ -140,8 +140,9 @@ def prepare(validated: Validated, registry: Registry, *,
     continuous = any(ex.history for _, _, ex in stateful) or any(
         ex.history for plan in rules for ex in plan.exprs.values())
     # every bar is visited when an expression keeps history: no candidates needed
+    with_columns = wide.hstack(columns.frame) if columns.frame.width else wide
     candidates = (np.empty((0, 2), dtype=np.int64) if continuous
-                  else _candidates(wide, masks, first))
+                  else _candidates(with_columns, masks, first))
 
     specs = {s: InstrumentSpec(tick_size=inst.tick_size, lot_size=inst.lot_size,
                                min_notional=inst.min_notional,

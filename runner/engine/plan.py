@@ -68,6 +68,8 @@ class Planner:
         self.params = params
         self.stateful_signals: set[str] = set()
         self.pending: dict[str, pl.Expr] = {}
+        self.made: set[str] = set()
+        """Every column `column` scheduled, computed or not yet."""
         for name in signal_order:
             if self.is_stateful(self.tree(("signals", name))):
                 self.stateful_signals.add(name)
@@ -105,6 +107,7 @@ class Planner:
             names = ColumnNames(params=self.params, time=CLOSE_TIME,
                                 overrides=self._columns(node, symbol))
             self.pending[name] = to_polars(node, names).alias(name)
+            self.made.add(name)
         return name
 
     # -- plans -------------------------------------------------------------------------
@@ -141,8 +144,15 @@ class Planner:
 
     def possible(self, path: KeyPath, symbol: str) -> pl.Expr | None:
         """A Boolean expression true wherever the BOOL expression at `path` could be
-        true for `symbol`, or None when that may be anywhere."""
-        return self._possible(self.tree(path), symbol, f"{'/'.join(map(str, path))}")
+        true for `symbol`, or None when that may be anywhere. A state-free expression
+        planned as a column (`expression`) is read from that column, not computed
+        again: evaluate the result over the wide frame joined with `compute`'s."""
+        tree = self.tree(path)
+        label = "/".join(str(p) for p in path)
+        name = f"{symbol}.\x00{label}"
+        if not self.is_stateful(tree) and name in self.made:
+            return pl.col(name)
+        return self._possible(tree, symbol, label)
 
     def _possible(self, node: Expr, symbol: str, label: str) -> pl.Expr | None:
         if node.type is not ValueType.BOOL:
@@ -186,6 +196,11 @@ class Columns(Mapping[str, list[Any]]):
     def __init__(self, frame: pl.DataFrame) -> None:
         self._frame = frame
         self._lists: dict[str, list[Any]] = {}
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The computed columns as one frame (rows of the wide frame)."""
+        return self._frame
 
     def __getitem__(self, name: str) -> list[Any]:
         found = self._lists.get(name)
