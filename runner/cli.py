@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
+    from runner.config.diagnostics import Diagnostic
+    from runner.config.validate import Validated
     from runner.plugins import Registry
 
 from runner._version import __version__
@@ -103,9 +106,7 @@ def validate(
             for d in result.diagnostics:
                 typer.echo(d.render_github() if fmt is OutputFormat.github
                            else d.render_text(lines))
-        typer.echo(f"{len(results)} file{'s' if len(results) != 1 else ''}, "
-                   f"{errors} error{'s' if errors != 1 else ''}, "
-                   f"{warnings} warning{'s' if warnings != 1 else ''}")
+        typer.echo(_tally(len(results), errors, warnings))
     if errors or (strict and warnings):
         raise typer.Exit(EXIT_INVALID)
 
@@ -168,6 +169,25 @@ def indicators(
     typer.echo(text)
 
 
+def _tally(files: int, errors: int, warnings: int) -> str:
+    """The last line of a validation report: `1 file, 2 errors, 0 warnings`."""
+    return (f"{files} file{'s' if files != 1 else ''}, "
+            f"{errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''}")
+
+
+def _exit_invalid(result: Validated,
+                  render: Callable[[Diagnostic, Sequence[str]], str] | None = None) -> NoReturn:
+    """Print one invalid file's diagnostics and its tally as `validate` does, and exit 1
+    (`graph` and `run` refuse a file the same way)."""
+    lines = result.text.splitlines()
+    for d in result.diagnostics:
+        typer.echo(render(d, lines) if render is not None else d.render_text(lines))
+    errors = len(result.errors)
+    typer.echo(_tally(1, errors, len(result.diagnostics) - errors))
+    raise typer.Exit(EXIT_INVALID)
+
+
 class GraphFormat(StrEnum):
     text = "text"
     mermaid = "mermaid"
@@ -189,14 +209,7 @@ def graph(
     registry = _registry()
     result = validate_file(file, registry)
     if not result.ok:
-        lines = result.text.splitlines()
-        for d in result.diagnostics:
-            typer.echo(d.render_text(lines))
-        errors = len(result.errors)
-        warnings = len(result.diagnostics) - errors
-        typer.echo(f"1 file, {errors} error{'s' if errors != 1 else ''}, "
-                   f"{warnings} warning{'s' if warnings != 1 else ''}")
-        raise typer.Exit(EXIT_INVALID)
+        _exit_invalid(result)
     compiled = compile(result, registry)
     typer.echo(render_mermaid(compiled) if fmt is GraphFormat.mermaid else render_text(compiled))
 
@@ -258,14 +271,7 @@ def run(
         typer.echo(f"runner: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     if not result.ok or result.strategy is None:
-        lines = result.text.splitlines()
-        for d in result.diagnostics:
-            typer.echo(render_text(d, lines))
-        errors = len(result.errors)
-        warnings = len(result.diagnostics) - errors
-        typer.echo(f"1 file, {errors} error{'s' if errors != 1 else ''}, "
-                   f"{warnings} warning{'s' if warnings != 1 else ''}")
-        raise typer.Exit(EXIT_INVALID)
+        _exit_invalid(result, render_text)
     from runner.engine.backtest import default_out_dir, run_backtest
     from runner.errors import RunnerError
     from runner.progress import progress_bar
