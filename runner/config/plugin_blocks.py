@@ -138,8 +138,9 @@ def _indicator(name: str, type_name: str, params: Mapping[str, Any],
                                source.file, pos.line, pos.column, d.path,
                                suggest(word, list(strategy_params)) or
                                "define it under params:, or write a number", len(word))
-            elif key in resolved:
+            elif key in resolved and d.code != "unknown-field":
                 # the param's number is what is wrong: say which param, and what it is
+                # (a misspelled key holding a param is the key's fault, not the number's)
                 word = resolved[key]
                 detail = d.message.split(", got ")[0]
                 d = Diagnostic(Severity.ERROR, "invalid-value",
