@@ -144,9 +144,64 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+EventHook = Callable[[str, Any], None]
+"""Called as `hook(kind, obj)` at the moments a journal records (intent first):
+`"order"` with the conformed `Order` just *before* it is submitted, `"dropped"` with
+the `OrderRow` of an order that never reached the engine (sizing, lot, or a risk
+decision with its reason), `"fill"` with each `Fill` as it is booked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stepper:
+    """The loop's state behind three calls, so that the backtest (sparse, over a
+    planned frame) and paper trading (one row at a time, as bars close) step the very
+    same code: `visit(i, pairs)` processes row `i` (`pairs`, the indices into
+    `SimInput.pairs` that may fire there, is ignored when the input is continuous),
+    `busy()` says whether the next row must be visited (an order works, or the gate
+    watches an open position's equity), `finish(visited)` ends the run."""
+
+    visit: Callable[[int, Sequence[int]], None]
+    busy: Callable[[], bool]
+    finish: Callable[[int], SimResult]
+
+
 def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = None
              ) -> SimResult:
-    """Run the loop described in the module docstring."""
+    """Run the loop described in the module docstring over every row of `inp`."""
+    stepper = make_stepper(inp)
+    visit, busy = stepper.visit, stepper.busy
+    first, n = inp.first, len(inp.close_ms)
+    cand: list[list[int]] = np.asarray(inp.candidates, dtype=np.int64).reshape(-1, 2).tolist()
+    ncand = len(cand)
+    ptr = 0
+    while ptr < ncand and cand[ptr][0] < first:
+        ptr += 1
+    i = first
+    visited = 0
+    step = max(1, (n - first) // 100)
+    next_report = first
+    continuous = inp.continuous
+    while i < n:
+        visited += 1
+        if progress is not None and i >= next_report:
+            progress(i - first, n - first)
+            next_report = i + step
+        here: list[int] = []
+        while ptr < ncand and cand[ptr][0] == i:
+            here.append(cand[ptr][1])
+            ptr += 1
+        visit(i, here)
+        if continuous or busy():
+            i += 1
+        else:
+            i = cand[ptr][0] if ptr < ncand else n
+    if progress is not None:
+        progress(n - first, n - first)
+    return stepper.finish(visited)
+
+
+def make_stepper(inp: SimInput, *, hook: EventHook | None = None) -> Stepper:
+    """The loop over `inp` as a `Stepper`; `hook` sees each order, drop and fill."""
     strategy = inp.strategy
     symbols = inp.symbols
     specs = inp.specs
@@ -157,13 +212,12 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     watch_equity = risk.max_drawdown is not None or risk.max_daily_loss is not None
     cols = inp.columns
     close_ms, open_ms = inp.close_ms, inp.open_ms
-    n = len(close_ms)
-    times: dict[int, datetime] = {}
+    made: list[Any] = [-1, _EPOCH]  # the last row's close time: rows only move forward
 
     def close_time(i: int) -> datetime:
-        t = times.get(i)
-        if t is None:
-            t = times[i] = _EPOCH + timedelta(milliseconds=int(close_ms[i]))
+        if made[0] != i:
+            made[0], made[1] = i, _EPOCH + timedelta(milliseconds=int(close_ms[i]))
+        t: datetime = made[1]
         return t
     first = inp.first
     fills: list[Fill] = []
@@ -184,6 +238,8 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     def apply(fs: Sequence[Fill]) -> None:
         nonlocal dirty
         for f in fs:
+            if hook is not None:
+                hook("fill", f)
             portfolio.apply(f, _exit_reason(f.order_id, reasons))
             fills.append(f)
             dirty = True
@@ -192,7 +248,10 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
         """An order that never reached the engine: recorded where it was decided,
         among the engine's orders (`len(engine.placed)` of them came before it)."""
         placed = order.placed(int(inp.bar_index[order.symbol][i]))
-        drops.append((len(engine.placed), OrderRow(close_time(i), placed, status, reason)))
+        row = OrderRow(close_time(i), placed, status, reason)
+        if hook is not None:
+            hook("dropped", row)
+        drops.append((len(engine.placed), row))
         note(status)
 
     def flatten(i: int) -> None:
@@ -200,6 +259,8 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
             engine.cancel_all(s, "risk flatten")
         for o in closing_orders(portfolio, f"flatten-{i - first}"):
             reasons[o.id] = "risk_flatten"
+            if hook is not None:
+                hook("order", o)
             apply(engine.submit(o).fills)
 
     def state(i: int, s: str, entry_price: float | None = None) -> dict[str, Any]:
@@ -376,6 +437,8 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
                 flatten(i)
             return
         reasons[conformed.id] = plan.label
+        if hook is not None:
+            hook("order", conformed)
         result = engine.submit(conformed)
         if not result.accepted:
             note("rejected")
@@ -389,28 +452,13 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
 
     pairs = inp.pairs
     plans = inp.rules
-    cand: list[list[int]] = np.asarray(inp.candidates, dtype=np.int64).reshape(-1, 2).tolist()
-    ncand = len(cand)
-    ptr = 0
-    while ptr < ncand and cand[ptr][0] < first:
-        ptr += 1
-    i = first
-    visited = 0
-    step = max(1, (n - first) // 100)
-    next_report = first
     bars = inp.bars
     fresh = inp.fresh
     index_of = inp.bar_index
-    while i < n:
-        visited += 1
-        if progress is not None and i >= next_report:
-            progress(i - first, n - first)
-            next_report = i + step
+
+    def visit(i: int, here: Sequence[int]) -> None:
+        nonlocal dirty, halted
         now = close_time(i)
-        here: list[int] = []
-        while ptr < ncand and cand[ptr][0] == i:
-            here.append(cand[ptr][1])
-            ptr += 1
         if inp.continuous:
             wanted: Sequence[str] = symbols
         else:
@@ -450,29 +498,29 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
             snapshots.append(Snapshot(i, portfolio.cash, tuple(
                 (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
             dirty = False
-        if (inp.continuous or engine.has_orders()
-                or (watch_equity and portfolio.open_positions())):
-            i += 1
-        else:
-            i = cand[ptr][0] if ptr < ncand else n
-    if progress is not None:
-        progress(n - first, n - first)
-    for event in engine.drain_events():
-        if event.kind in ("cancelled", "expired"):
-            note(event.kind)
-    rows: list[OrderRow] = []
-    waiting = iter(drops)
-    drop = next(waiting, None)
-    for j, (t, placed) in enumerate(engine.placed):
-        while drop is not None and drop[0] <= j:
+
+    def busy() -> bool:
+        return engine.has_orders() or bool(watch_equity and portfolio.open_positions())
+
+    def finish(visited: int) -> SimResult:
+        for event in engine.drain_events():
+            if event.kind in ("cancelled", "expired"):
+                note(event.kind)
+        rows: list[OrderRow] = []
+        waiting = iter(drops)
+        drop = next(waiting, None)
+        for j, (t, placed) in enumerate(engine.placed):
+            while drop is not None and drop[0] <= j:
+                rows.append(drop[1])
+                drop = next(waiting, None)
+            status, why = engine.outcome.get(placed.id, ("open", ""))
+            rows.append(OrderRow(t, placed, status, why))
+        while drop is not None:
             rows.append(drop[1])
             drop = next(waiting, None)
-        status, why = engine.outcome.get(placed.id, ("open", ""))
-        rows.append(OrderRow(t, placed, status, why))
-    while drop is not None:
-        rows.append(drop[1])
-        drop = next(waiting, None)
-    return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
+        return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
+
+    return Stepper(visit, busy, finish)
 
 
 def _expected_entry(order_type: str, price: float | None, trigger: float | None,
@@ -493,5 +541,5 @@ def _exit_reason(order_id: str, reasons: Mapping[str, str]) -> str:
     return reasons.get(order_id, "")
 
 
-__all__ = ["OrderRow", "RulePlan", "SimInput", "SimResult", "Snapshot",
-           "simulate"]
+__all__ = ["EventHook", "OrderRow", "RulePlan", "SimInput", "SimResult", "Snapshot",
+           "Stepper", "make_stepper", "simulate"]
