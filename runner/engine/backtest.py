@@ -41,24 +41,16 @@ import numpy as np
 import polars as pl
 
 from runner.compile import compile as compile_graph
-from runner.config.models import OrderRule
 from runner.config.validate import Validated
 from runner.engine.fastpath import simulate_fast, why_not_fast
 from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame
 from runner.engine.metrics import drawdown, metrics
 from runner.engine.outputs import config_fingerprint, write_run
-from runner.engine.plan import Planner
-from runner.engine.simulate import (
-    EXIT_KEYS,
-    SIZE_MODES,
-    RulePlan,
-    SimInput,
-    simulate,
-)
+from runner.engine.simulate import SimInput, simulate
+from runner.engine.strategy_plan import instrument_specs, plan_strategy, strategy_params
 from runner.engine.tables import tables_of
 from runner.errors import ConfigError, UsageError
 from runner.plugins import Registry
-from runner.sim.orders import InstrumentSpec
 
 _YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -69,16 +61,6 @@ def _utc(value: date | datetime | None) -> datetime | None:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return datetime.combine(value, time(0), tzinfo=UTC)
-
-
-def _rule_label(rule: OrderRule, index: int) -> str:
-    return rule.name or f"orders[{index}]"
-
-
-def _size_mode(rule: OrderRule) -> str | None:
-    if rule.size is None:
-        return None
-    return next((m for m in SIZE_MODES if getattr(rule.size, m) is not None), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,48 +88,16 @@ def prepare(validated: Validated, registry: Registry, *,
     wide, symbols, first = frame.wide, frame.symbols, frame.first
     if wide.height - first <= 0:
         raise UsageError("no bars in the requested range")
-    params = {k: float(v) for k, v in strategy.params.items()
-              if isinstance(v, int | float) and not isinstance(v, bool)}
-
-    signal_order = [n.name for n in graph.nodes
-                    if n.kind == "signal" and n.name in strategy.signals]
-    signal_order += [n for n in strategy.signals if n not in signal_order]
-    planner = Planner(validated, signal_order, params)
-    for name in signal_order:  # in order: a signal may read the ones before it
-        if name not in planner.stateful_signals:
-            wide = wide.with_columns([planner.signal_column(name, s) for s in symbols])
-    stateful = [(name, s, planner.expression(("signals", name), s))
-                for name in signal_order if name in planner.stateful_signals for s in symbols]
-
-    rules: list[RulePlan] = []
-    pairs: list[tuple[int, str]] = []
-    masks: list[pl.Expr] = []
-    for r, rule in enumerate(strategy.orders):
-        scope = tuple(rule.instruments or symbols)
-        keys = ["when", "price", "trigger", *EXIT_KEYS, *SIZE_MODES]
-        paths: dict[str, tuple[str | int, ...]] = {"when": ("orders", r, "when")}
-        paths.update({k: ("orders", r, k) for k in ("price", "trigger", *EXIT_KEYS)})
-        paths.update({k: ("orders", r, "size", k) for k in SIZE_MODES})
-        exprs = {(k, s): planner.expression(paths[k], s) for k in keys for s in scope
-                 if paths[k] in validated.expressions}
-        rules.append(RulePlan(r, rule, _rule_label(rule, r), scope, exprs, _size_mode(rule)))
-        for s in scope:
-            pairs.append((r, s))
-            possible = planner.possible(paths["when"], s)
-            fresh = pl.col(f"{s}.fresh")
-            masks.append(fresh if possible is None else possible & fresh)
-    columns = planner.compute(wide)
-    continuous = any(ex.history for _, _, ex in stateful) or any(
-        ex.history for plan in rules for ex in plan.exprs.values())
+    params = strategy_params(strategy)
+    plan = plan_strategy(validated, graph, symbols, params)
+    for name in plan.free_signals:  # in order: a signal may read the ones before it
+        wide = wide.with_columns([plan.planner.signal_column(name, s) for s in symbols])
+    columns = plan.planner.compute(wide)
     # every bar is visited when an expression keeps history: no candidates needed
     with_columns = wide.hstack(columns.frame) if columns.frame.width else wide
-    candidates = (np.empty((0, 2), dtype=np.int64) if continuous
-                  else _candidates(with_columns, masks, first))
-
-    specs = {s: InstrumentSpec(tick_size=inst.tick_size, lot_size=inst.lot_size,
-                               min_notional=inst.min_notional,
-                               multiplier=inst.multiplier or 1.0)
-             for s, inst in strategy.instruments.items()}
+    candidates = (np.empty((0, 2), dtype=np.int64) if plan.continuous
+                  else _candidates(with_columns, plan.masks, first))
+    specs = instrument_specs(strategy)
     fresh_cols = {s: wide[f"{s}.fresh"] for s in symbols}
     inp = SimInput(
         strategy=strategy, symbols=symbols, first=first,
@@ -157,8 +107,8 @@ def prepare(validated: Validated, registry: Registry, *,
                        for c in ("open", "high", "low", "close")) for s in symbols},
         fresh={s: col.fill_null(False).to_numpy() for s, col in fresh_cols.items()},
         bar_index={s: _traded_index(col, first) for s, col in fresh_cols.items()},
-        columns=columns, rules=rules, signals=stateful, candidates=candidates,
-        pairs=pairs, continuous=continuous, specs=specs, params=params)
+        columns=columns, rules=plan.rules, signals=plan.stateful, candidates=candidates,
+        pairs=plan.pairs, continuous=plan.continuous, specs=specs, params=params)
     return inp, Prepared(frame, wide)
 
 

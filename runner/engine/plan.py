@@ -70,6 +70,9 @@ class Planner:
         self.pending: dict[str, pl.Expr] = {}
         self.made: set[str] = set()
         """Every column `column` scheduled, computed or not yet."""
+        self.trees: dict[str, tuple[Expr, dict[Ref, str]]] = {}
+        """Every scheduled column's tree and the wide columns its names read, in the
+        order scheduled: what `runner.engine.row_columns` steps one row at a time."""
         for name in signal_order:
             if self.is_stateful(self.tree(("signals", name))):
                 self.stateful_signals.add(name)
@@ -103,10 +106,11 @@ class Planner:
 
     def column(self, node: Expr, symbol: str, name: str) -> str:
         """Schedule the state-free `node` as the column `name`."""
-        if name not in self.pending:
-            names = ColumnNames(params=self.params, time=CLOSE_TIME,
-                                overrides=self._columns(node, symbol))
+        if name not in self.made:
+            overrides = self._columns(node, symbol)
+            names = ColumnNames(params=self.params, time=CLOSE_TIME, overrides=overrides)
             self.pending[name] = to_polars(node, names).alias(name)
+            self.trees[name] = (node, overrides)
             self.made.add(name)
         return name
 
@@ -174,6 +178,12 @@ class Planner:
             return self._possible(self.tree(("signals", ref.name)),
                                   ref.instrument or symbol, label)
         return None
+
+    def signal_tree(self, name: str, symbol: str) -> tuple[Expr, dict[Ref, str]]:
+        """The state-free signal `name` of `symbol`: its tree and the wide columns it
+        reads (what `signal_column` computes, for a per-bar evaluation)."""
+        tree = self.tree(("signals", name))
+        return tree, self._columns(tree, symbol)
 
     def signal_column(self, name: str, symbol: str) -> pl.Expr:
         """The state-free signal `name` of `symbol` as the wide column `SYMBOL.name`."""

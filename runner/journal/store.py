@@ -95,6 +95,7 @@ class Journal:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self._in_transaction = False
 
     @classmethod
     def open(cls, path: str | Path, *, fingerprint: str, fresh: bool = False,
@@ -133,16 +134,32 @@ class Journal:
         return cls(db, path)
 
     def record(self, kind: str, payload: Mapping[str, Any], *, event_ms: int,
-               receipt_ms: int | None = None) -> int:
-        """Append one event and commit it; return its sequence number. Act on the
-        event only after this returns."""
+               receipt_ms: int | None = None, defer: bool = False) -> int:
+        """Append one event and commit it (with every deferred one before it); return
+        its sequence number. Act on the event only after this returns.
+
+        `defer=True` appends without committing, for events that are inputs rather than
+        intents (the bars of a fast replay): they are committed by the next `record`
+        or `commit`, all at once, so the journal stays a gap-free prefix — a crash
+        loses only a tail of deferred inputs, which a restart reads again."""
         text = _dumps(payload)
+        if not self._in_transaction:
+            self._db.execute("BEGIN")
+            self._in_transaction = True
         cursor = self._db.execute(
             "INSERT INTO events (kind, event_ms, receipt_ms, payload) VALUES (?, ?, ?, ?)",
             (kind, int(event_ms), _now_ms() if receipt_ms is None else int(receipt_ms), text))
         seq = cursor.lastrowid
         assert seq is not None
+        if not defer:
+            self.commit()
         return seq
+
+    def commit(self) -> None:
+        """Commit the deferred events, if any."""
+        if self._in_transaction:
+            self._db.execute("COMMIT")
+            self._in_transaction = False
 
     def events(self, *kinds: str, after: int = 0) -> Iterator[Event]:
         """Every event after sequence number `after` (of the given kinds), in order."""
@@ -168,8 +185,9 @@ class Journal:
         return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def close(self) -> None:
-        """Checkpoint the WAL into the main file and close."""
+        """Commit, checkpoint the WAL into the main file and close."""
         try:
+            self.commit()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()
