@@ -44,15 +44,12 @@ from runner.compile import compile as compile_graph
 from runner.config.validate import Validated
 from runner.engine.fastpath import simulate_fast, why_not_fast
 from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame
-from runner.engine.metrics import drawdown, metrics
-from runner.engine.outputs import config_fingerprint, write_run
+from runner.engine.results import write_results
 from runner.engine.simulate import SimInput, simulate
 from runner.engine.strategy_plan import instrument_specs, plan_strategy, strategy_params
 from runner.engine.tables import tables_of
 from runner.errors import ConfigError, UsageError
 from runner.plugins import Registry
-
-_YEAR_MS = 365 * 24 * 3600 * 1000
 
 
 def _utc(value: date | datetime | None) -> datetime | None:
@@ -128,7 +125,7 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
     inp, prepared = prepare(validated, registry, start=start, end=end, data_path=data_path)
-    strategy, frame = inp.strategy, prepared.frame
+    frame = prepared.frame
     wide, first = prepared.wide, frame.first
     gc.freeze()  # the frame's millions of objects need no cycle collection in the loop
     fast_path = why_not_fast(inp)
@@ -144,38 +141,13 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     finally:
         gc.unfreeze()
 
-    n = wide.height
     times = wide[CLOSE_TIME][first:]
     start_time, end_time = wide["time"][first], wide[CLOSE_TIME][-1]
     warnings, base_ms = frame.warnings, frame.base_ms
     del inp, prepared, frame, wide  # the bars are done with: lower the peak while writing
-    equity_values, cash_values = tables.equity, tables.cash
-    initial_cash = float(strategy.backtest.cash)
-    equity = pl.DataFrame({
-        "time": times,
-        "equity": equity_values,
-        "cash": cash_values,
-        "in_position": tables.in_position,
-    })
-    equity = equity.with_columns(drawdown(equity["equity"], initial_cash).alias("drawdown"))
-    trades, fills_df = tables.trades, tables.fills
-    summary_metrics = metrics(equity, trades, _YEAR_MS / base_ms, initial_cash=initial_cash,
-                              fills=fills_df)
-    file_bytes = Path(validated.file).read_bytes() if Path(validated.file).is_file() \
-        else validated.text.encode()
-    summary: dict[str, Any] = {
-        "name": strategy.name,
-        "mode": "backtest",
-        "start": start_time,
-        "end": end_time,
-        "bars": n - first,
-        "trades": trades.height,
-        "initial_cash": initial_cash,
-        "final_equity": float(equity_values[-1]),
-        **summary_metrics,
-        "fingerprint": config_fingerprint(file_bytes, overrides),
-    }
-    write_run(out_dir, summary, trades, tables.orders, fills_df, equity)
+    summary = write_results(out_dir, validated, tables, mode="backtest", times=times,
+                            start=start_time, end=end_time, base_ms=base_ms,
+                            overrides=overrides)
     if log is not None:
         log.update(counts)
         log["visited"] = visited

@@ -146,7 +146,8 @@ def _num(v: Any) -> float | None:
 
 EventHook = Callable[[str, Any], None]
 """Called as `hook(kind, obj)` at the moments a journal records (intent first):
-`"order"` with the conformed `Order` just *before* it is submitted, `"dropped"` with
+`"order"` with the conformed `Order` just *before* it is submitted, `"signal"` with
+`(name, symbol)` of a state-using signal that holds on this row, `"dropped"` with
 the `OrderRow` of an order that never reached the engine (sizing, lot, or a risk
 decision with its reason), `"fill"` with each `Fill` as it is booked."""
 
@@ -163,6 +164,9 @@ class Stepper:
     visit: Callable[[int, Sequence[int]], None]
     busy: Callable[[], bool]
     finish: Callable[[int], SimResult]
+    shutdown: Callable[[int, bool], None]
+    """`shutdown(i, flatten)` after row `i`, the last: cancel every working order and,
+    with `flatten`, close every position at row `i`'s close (the kill switch)."""
 
 
 def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = None
@@ -483,7 +487,9 @@ def make_stepper(inp: SimInput, *, hook: EventHook | None = None) -> Stepper:
                 if decision.action == "flatten":
                     flatten(i)
         for name, s, ex in inp.signals:
-            sig_values[signal_key(name, s)] = bool(value(ex, i, state(i, s)))
+            held = sig_values[signal_key(name, s)] = bool(value(ex, i, state(i, s)))
+            if held and hook is not None:
+                hook("signal", (name, s))
         if inp.continuous:
             for plan in plans:
                 for s in plan.symbols:
@@ -494,6 +500,21 @@ def make_stepper(inp: SimInput, *, hook: EventHook | None = None) -> Stepper:
                 try_rule(plans[r], s, i)
         if gate.halted and not halted:
             halted = f"{gate.halt_reason} at {now.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
+        if dirty:
+            snapshots.append(Snapshot(i, portfolio.cash, tuple(
+                (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
+            dirty = False
+
+    def shutdown(i: int, flatten_positions: bool) -> None:
+        nonlocal dirty
+        for s in symbols:
+            engine.cancel_all(s, "shutdown")
+        if flatten_positions:
+            for o in closing_orders(portfolio, f"exit-{i - first}"):
+                reasons[o.id] = "shutdown"
+                if hook is not None:
+                    hook("order", o)
+                apply(engine.submit(o, at_close=True).fills)
         if dirty:
             snapshots.append(Snapshot(i, portfolio.cash, tuple(
                 (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
@@ -520,7 +541,7 @@ def make_stepper(inp: SimInput, *, hook: EventHook | None = None) -> Stepper:
             drop = next(waiting, None)
         return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
 
-    return Stepper(visit, busy, finish)
+    return Stepper(visit, busy, finish, shutdown)
 
 
 def _expected_entry(order_type: str, price: float | None, trigger: float | None,

@@ -248,8 +248,10 @@ class MatchingEngine:
             return f"expire_after must be >= 0, got {o.expire_after}"
         return None
 
-    def submit(self, order: Order) -> SubmitResult:
-        """Place `order` at the symbol's current bar index (see module docstring)."""
+    def submit(self, order: Order, *, at_close: bool = False) -> SubmitResult:
+        """Place `order` at the symbol's current bar index (see module docstring).
+        `at_close`: a market order fills now at the last bar's close (slipped, taker),
+        whatever the fill rule — a shutdown's flatten, which has no next bar."""
         k = self.bar_index(order.symbol)
         order = order.placed(k)
         now = self._now(order.symbol)
@@ -260,7 +262,7 @@ class MatchingEngine:
             return SubmitResult(order.id, False, reason)
         self._ids.add(order.id)
         self._event(order, "accepted", time=now)
-        if order.type == "market" and self.model.fill == "close":
+        if order.type == "market" and (self.model.fill == "close" or at_close):
             bar = self._last[order.symbol]
             price = self.model.slipped(bar.close, order.side)
             fill = self._execute(self._working(order, k + 1), price, "taker", bar.close_time, k,

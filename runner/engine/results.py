@@ -1,0 +1,67 @@
+"""A run's tables made into `summary.json` and the DESIGN §6 files, in every mode.
+
+Backtest and paper runs end here with the same `RunTables`, so their files have the
+same columns, the same metrics and the same formatting, and can be diffed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from runner.config.validate import Validated
+from runner.engine.metrics import drawdown, metrics
+from runner.engine.outputs import config_fingerprint, write_run
+from runner.engine.tables import RunTables
+
+YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def strategy_fingerprint(validated: Validated, overrides: Sequence[str] = ()) -> str:
+    """sha256 of the strategy file (as read) plus the canonical `--set` overrides."""
+    file_bytes = Path(validated.file).read_bytes() if Path(validated.file).is_file() \
+        else validated.text.encode()
+    return config_fingerprint(file_bytes, overrides)
+
+
+def write_results(out_dir: str | Path, validated: Validated, tables: RunTables, *,
+                  mode: str, times: pl.Series, start: datetime, end: datetime,
+                  base_ms: int, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Compute the metrics, write every file into `out_dir` and return the summary.
+    `times` are the close times of the traded bars (one per equity row); `start` is
+    the first traded bar's open time, `end` the last one's close."""
+    strategy = validated.strategy
+    assert strategy is not None
+    equity_values, cash_values = tables.equity, tables.cash
+    initial_cash = float(strategy.backtest.cash)
+    equity = pl.DataFrame({
+        "time": times,
+        "equity": equity_values,
+        "cash": cash_values,
+        "in_position": tables.in_position,
+    })
+    equity = equity.with_columns(drawdown(equity["equity"], initial_cash).alias("drawdown"))
+    trades, fills = tables.trades, tables.fills
+    summary_metrics = metrics(equity, trades, YEAR_MS / base_ms, initial_cash=initial_cash,
+                              fills=fills)
+    summary: dict[str, Any] = {
+        "name": strategy.name,
+        "mode": mode,
+        "start": start,
+        "end": end,
+        "bars": len(times),
+        "trades": trades.height,
+        "initial_cash": initial_cash,
+        "final_equity": float(equity_values[-1]) if len(equity_values) else initial_cash,
+        **summary_metrics,
+        "fingerprint": strategy_fingerprint(validated, overrides),
+    }
+    write_run(out_dir, summary, trades, tables.orders, fills, equity)
+    return summary
+
+
+__all__ = ["YEAR_MS", "strategy_fingerprint", "write_results"]
