@@ -34,7 +34,7 @@ demo: setup
 	$(BIN)/runner run examples/sma_cross.yaml --mode backtest --out runs/demo --json
 
 schema: setup
-	$(BIN)/runner schema --out schemas
+	RUNNER_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/runner schema --out schemas  # built-ins only: what tests/meta checks
 
 bench: setup
 	$(BIN)/python -m runner.bench.validate

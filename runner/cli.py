@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from runner.config.diagnostics import Diagnostic
     from runner.config.validate import Validated
     from runner.plugins import Registry
@@ -223,7 +225,7 @@ class RunMode(StrEnum):
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="The strategy file to run.")],
-    mode: Annotated[RunMode, typer.Option("--mode", help="backtest (paper and live are not "
+    mode: Annotated[RunMode, typer.Option("--mode", help="backtest, or paper (live is not "
                                           "implemented yet).")] = RunMode.backtest,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the output files "
                                              "(default runs/<name>/<UTC timestamp>/).")] = None,
@@ -237,13 +239,39 @@ def run(
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE", help="Override one scalar of the file, e.g. "
         "params.fast_len=20 or orders.0.size.risk_pct=0.5; repeatable.")] = None,
+    replay: Annotated[str | None, typer.Option("--replay", help="paper: replay stored bars "
+                                               "or trades from this file ({symbol} "
+                                               "template) instead of the venue's feed."
+                                               )] = None,
+    speed: Annotated[float, typer.Option("--speed", help="paper --replay: 0 as fast as "
+                                         "possible, N for N times real time.")] = 0.0,
+    fresh: Annotated[bool, typer.Option("--fresh", help="paper: start over instead of "
+                                        "resuming the journal (kept as .bak).")] = False,
+    flatten_on_exit: Annotated[bool, typer.Option("--flatten-on-exit", help="paper: on "
+                                                  "SIGINT/SIGTERM also close every "
+                                                  "position.")] = False,
 ) -> None:
-    """Run one strategy file (backtest over stored history) and write the run's files."""
+    """Run one strategy file (a backtest over stored history, or paper trading on a
+    feed or a replay) and write the run's files."""
     from datetime import datetime
 
-    if mode is not RunMode.backtest:
-        typer.echo(f"runner: error: --mode {mode.value} is not implemented yet "
-                   "(use --mode backtest)", err=True)
+    if mode is RunMode.live:
+        typer.echo("runner: error: --mode live is not implemented yet "
+                   "(use --mode backtest or --mode paper)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    paper_only = [flag for flag, used in (("--replay", replay is not None),
+                                          ("--speed", speed != 0.0), ("--fresh", fresh),
+                                          ("--flatten-on-exit", flatten_on_exit)) if used]
+    if mode is RunMode.backtest and paper_only:
+        typer.echo(f"runner: error: {', '.join(paper_only)} only apply to --mode paper",
+                   err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if mode is RunMode.paper and data is not None:
+        typer.echo("runner: error: --data is for backtests; paper mode replays a file "
+                   "with --replay PATH", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if speed < 0:
+        typer.echo(f"runner: error: --speed must be 0 or positive, got {speed}", err=True)
         raise typer.Exit(EXIT_USAGE)
     if not file.is_file():
         typer.echo(f"runner: error: no such file: {file}", err=True)
@@ -277,6 +305,12 @@ def run(
     from runner.progress import progress_bar
 
     out_dir = out if out is not None else default_out_dir(result.strategy.name)
+    if mode is RunMode.paper:
+        _run_paper(result, registry, out_dir, explicit_out=out is not None,
+                   bounds=bounds, replay=replay, speed=speed, fresh=fresh,
+                   flatten_on_exit=flatten_on_exit,
+                   overrides=tuple(o.canonical for o in parsed), as_json=as_json)
+        return
     log: dict[str, Any] = {}
     try:
         with progress_bar("backtest") as update:
@@ -299,6 +333,37 @@ def run(
         typer.echo(f"runner: stopped by a risk halt: {log['halted']} (the run went on to "
                    "the end of the data with no new entries; every file is written)",
                    err=True)
+        raise typer.Exit(EXIT_HALT)
+
+
+def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit_out: bool,
+               bounds: list[datetime | None], replay: str | None, speed: float, fresh: bool,
+               flatten_on_exit: bool, overrides: tuple[str, ...], as_json: bool) -> None:
+    from runner.errors import RunnerError
+    from runner.runtime.paper import PaperOptions, print_outcome, run_paper
+
+    options = PaperOptions(out_dir=out_dir, replay=replay, speed=speed, start=bounds[0],
+                           end=bounds[1], fresh=fresh, flatten_on_exit=flatten_on_exit,
+                           overrides=overrides, journal_dir=out_dir if explicit_out else None,
+                           status=sys.stderr if sys.stderr.isatty() else None)
+    try:
+        outcome = run_paper(result, registry, options)
+    except RunnerError as exc:
+        if _State.debug:
+            raise
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    print_outcome(outcome)
+    if outcome.summary is None:
+        typer.echo("runner: no bar was traded; no files written (the journal is "
+                   f"{outcome.journal})", err=True)
+    elif as_json:
+        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
+    else:
+        typer.echo(str(out_dir))
+    if outcome.halted:
+        typer.echo(f"runner: stopped by a risk halt: {outcome.halted}", err=True)
         raise typer.Exit(EXIT_HALT)
 
 

@@ -117,13 +117,12 @@ def _compute_indicator(frame: pl.DataFrame, name: str, strategy: Strategy,
     return frame.with_columns([values[o].alias(n) for o, n in renamed.items()])
 
 
-def _instrument_frame(symbol: str, strategy: Strategy, validated: Validated,
-                      registry: Registry, needed: Mapping[str, set[str]],
-                      indicator_order: Sequence[str], *, start: datetime | None,
-                      end: datetime | None, data_path: str | None,
-                      warnings: list[str]) -> pl.DataFrame:
-    """Base bars of `symbol` with its indicators and every `@tf` column aligned; the
-    loader's warnings are appended to `warnings`."""
+def base_bars(symbol: str, strategy: Strategy, validated: Validated, *,
+              start: datetime | None, end: datetime | None, data_path: str | None,
+              warnings: list[str]) -> pl.DataFrame:
+    """The stored bars of `symbol` at the base timeframe (`time` and `PRICE_FIELDS`),
+    resampled when the data is finer; the loader's warnings are appended to
+    `warnings`. A paper replay reads its bars here too, so it sees the backtest's."""
     data = strategy.data
     if data is None:
         raise UsageError("the strategy has no data: section (needed for a backtest)")
@@ -145,6 +144,19 @@ def _instrument_frame(symbol: str, strategy: Strategy, validated: Validated,
             raise UsageError(f"the base timeframe {base_tf} is finer than the data's "
                              f"{data.timeframe}")
         bars = resample(bars, data.timeframe, base_tf).drop("close_time")
+    return bars
+
+
+def _instrument_frame(symbol: str, strategy: Strategy, validated: Validated,
+                      registry: Registry, needed: Mapping[str, set[str]],
+                      indicator_order: Sequence[str], *, start: datetime | None,
+                      end: datetime | None, data_path: str | None,
+                      warnings: list[str]) -> pl.DataFrame:
+    """Base bars of `symbol` with its indicators and every `@tf` column aligned; the
+    loader's warnings are appended to `warnings`."""
+    base_tf = strategy.base_timeframe
+    bars = base_bars(symbol, strategy, validated, start=start, end=end,
+                     data_path=data_path, warnings=warnings)
     frames: dict[str, pl.DataFrame] = {base_tf: bars}
     for higher_tf in [*strategy.timeframes[1:], *needed]:
         if higher_tf not in frames:

@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -137,6 +137,46 @@ class SimInput:
     params: Mapping[str, float]
 
 
+class Indexed(Protocol):
+    """A column the loop reads one row at a time: a numpy array or list in the
+    backtest, a growing array or the latest value only in a streaming run."""
+
+    def __getitem__(self, i: int, /) -> Any: ...
+
+
+class RowData(Protocol):
+    """What the loop reads (`SimInput` is one; the streaming runtime has its own)."""
+
+    @property
+    def strategy(self) -> Strategy: ...
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+    @property
+    def first(self) -> int: ...
+    @property
+    def close_ms(self) -> Indexed: ...
+    @property
+    def open_ms(self) -> Indexed: ...
+    @property
+    def bars(self) -> Mapping[str, tuple[Indexed, Indexed, Indexed, Indexed]]: ...
+    @property
+    def fresh(self) -> Mapping[str, Indexed]: ...
+    @property
+    def bar_index(self) -> Mapping[str, Indexed]: ...
+    @property
+    def columns(self) -> Mapping[str, Indexed]: ...
+    @property
+    def rules(self) -> list[RulePlan]: ...
+    @property
+    def signals(self) -> list[tuple[str, str, Expression]]: ...
+    @property
+    def pairs(self) -> list[tuple[int, str]]: ...
+    @property
+    def continuous(self) -> bool: ...
+    @property
+    def specs(self) -> dict[str, InstrumentSpec]: ...
+
+
 def _num(v: Any) -> float | None:
     if v is None or isinstance(v, bool):
         return None
@@ -167,6 +207,10 @@ class Stepper:
     shutdown: Callable[[int, bool], None]
     """`shutdown(i, flatten)` after row `i`, the last: cancel every working order and,
     with `flatten`, close every position at row `i`'s close (the kill switch)."""
+    portfolio: Portfolio
+    """The account as it stands (read it; only the loop changes it)."""
+    halted: Callable[[], str]
+    """The risk gate's halt (reason and time), or empty."""
 
 
 def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = None
@@ -204,7 +248,7 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     return stepper.finish(visited)
 
 
-def make_stepper(inp: SimInput, *, hook: EventHook | None = None) -> Stepper:
+def make_stepper(inp: RowData, *, hook: EventHook | None = None) -> Stepper:
     """The loop over `inp` as a `Stepper`; `hook` sees each order, drop and fill."""
     strategy = inp.strategy
     symbols = inp.symbols
@@ -541,7 +585,7 @@ def make_stepper(inp: SimInput, *, hook: EventHook | None = None) -> Stepper:
             drop = next(waiting, None)
         return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
 
-    return Stepper(visit, busy, finish, shutdown)
+    return Stepper(visit, busy, finish, shutdown, portfolio, lambda: halted)
 
 
 def _expected_entry(order_type: str, price: float | None, trigger: float | None,
@@ -562,5 +606,16 @@ def _exit_reason(order_id: str, reasons: Mapping[str, str]) -> str:
     return reasons.get(order_id, "")
 
 
-__all__ = ["EventHook", "OrderRow", "RulePlan", "SimInput", "SimResult", "Snapshot",
-           "Stepper", "make_stepper", "simulate"]
+__all__ = [
+    "EventHook",
+    "Indexed",
+    "OrderRow",
+    "RowData",
+    "RulePlan",
+    "SimInput",
+    "SimResult",
+    "Snapshot",
+    "Stepper",
+    "make_stepper",
+    "simulate",
+]

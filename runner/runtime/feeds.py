@@ -1,0 +1,220 @@
+"""Market data for a streaming run: replays of stored bars or trades, and the `sim`
+venue's random walk.
+
+A feed is an async iterator of `MarketEvent`s for one instrument, in the order the
+venue would send them: `BarEvent` (a closed base bar) or `TradeEvent` (one trade,
+stamped with the exchange's time). The executor builds base bars from trades
+(`runner.bars.ticks.BarBuilder`) and puts instruments on one clock.
+
+Replays (`--replay PATH`, a `{symbol}` template like `data.path`):
+
+- A file with `open`/`high`/`low`/`close` is read as bars through the strategy's own
+  `data:` settings (source, column mapping, label, timeframe; resampled to the base
+  timeframe), exactly as a backtest with `--data PATH` reads it: the same bars in,
+  the same orders out.
+- A file with `price` and an amount (`amount`, `quantity`, `qty` or `size`) and a time
+  (`time`, `timestamp`, `ts` or `T`; epoch ms or datetimes) is read as trades; so is
+  a freqtrade trades dump (`.json` / `.json.gz`: rows `[timestamp_ms, id, type, side,
+  price, amount, cost]`).
+- `--speed 0` replays as fast as the runtime takes it; `--speed N` paces events at N
+  times real time (event time, from the first event replayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from runner.bars.ticks import Trade
+from runner.config.validate import Validated
+from runner.engine.frames import base_bars
+from runner.engine.rows import Bar
+from runner.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class BarEvent:
+    """A closed base bar of one instrument."""
+
+    symbol: str
+    open_ms: int
+    bar: Bar
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    symbol: str
+    trade: Trade
+
+
+MarketEvent = BarEvent | TradeEvent
+
+TIME_NAMES = ("time", "timestamp", "ts", "T")
+AMOUNT_NAMES = ("amount", "quantity", "qty", "size")
+
+
+class Pacer:
+    """Holds events back so that event time runs `speed` times faster than wall time
+    (from the first event paced); `speed` 0 never waits. One pacer is shared by every
+    instrument's feed, so they stay in step."""
+
+    def __init__(self, speed: float) -> None:
+        if speed < 0 or not math.isfinite(speed):
+            raise UsageError(f"--speed must be 0 (as fast as possible) or a positive "
+                             f"factor, got {speed}")
+        self.speed = speed
+        self._anchor: tuple[int, float] | None = None
+        self._since_yield = 0
+
+    async def wait(self, event_ms: int) -> None:
+        if self.speed == 0:
+            self._since_yield += 1
+            if self._since_yield >= 64:  # let the other instruments' tasks run
+                self._since_yield = 0
+                await asyncio.sleep(0)
+            return
+        if self._anchor is None:
+            self._anchor = (event_ms, time.monotonic())
+        due = self._anchor[1] + (event_ms - self._anchor[0]) / 1000 / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+# -- replay sources --------------------------------------------------------------------
+
+def _path_for(template: str, symbol: str) -> Path:
+    return Path(template.replace("{symbol}", symbol))
+
+
+def _columns_of(path: Path) -> list[str]:
+    name = path.name.lower()
+    if name.endswith((".json", ".json.gz")):
+        return ["timestamp", "price", "amount"]
+    if name.endswith(".parquet"):
+        return list(pl.read_parquet_schema(path))
+    if name.endswith((".csv", ".csv.gz", ".txt")):
+        return list(pl.read_csv(path, n_rows=0).columns)
+    raise UsageError(f"--replay {path}: unknown format (parquet, csv or a freqtrade "
+                     "trades .json/.json.gz)")
+
+
+def is_trades(path: Path) -> bool:
+    """Whether the replay file holds trades (not bars): see the module docstring."""
+    names = set(_columns_of(path))
+    return "close" not in names and "price" in names and bool(names & set(AMOUNT_NAMES))
+
+
+def load_trades(path: Path, *, after_ms: int | None = None) -> pl.DataFrame:
+    """The trades of `path` as `time_ms` (Int64), `price`, `amount`, in file order."""
+    name = path.name.lower()
+    if name.endswith((".json", ".json.gz")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt") as fh:
+            rows = json.load(fh)
+        try:
+            frame = pl.DataFrame({"time_ms": [int(r[0]) for r in rows],
+                                  "price": [float(r[4]) for r in rows],
+                                  "amount": [float(r[5]) for r in rows]})
+        except (TypeError, ValueError, IndexError) as exc:
+            raise UsageError(f"--replay {path}: not a freqtrade trades dump ({exc})") from None
+    else:
+        raw = pl.read_parquet(path) if name.endswith(".parquet") else pl.read_csv(path)
+        time_col = next((c for c in TIME_NAMES if c in raw.columns), None)
+        amount_col = next((c for c in AMOUNT_NAMES if c in raw.columns), None)
+        if time_col is None or amount_col is None:
+            raise UsageError(f"--replay {path}: a trades file needs a time column "
+                             f"({', '.join(TIME_NAMES)}) and an amount column "
+                             f"({', '.join(AMOUNT_NAMES)})")
+        when = pl.col(time_col)
+        dtype = raw.schema[time_col]
+        if isinstance(dtype, pl.Datetime):
+            when = (when.dt.replace_time_zone("UTC") if dtype.time_zone is None
+                    else when).dt.epoch("ms")
+        elif not dtype.is_integer():
+            raise UsageError(f"--replay {path}: column {time_col} must hold epoch "
+                             f"milliseconds or datetimes, not {dtype}")
+        frame = raw.select(when.cast(pl.Int64).alias("time_ms"),
+                           pl.col("price").cast(pl.Float64),
+                           pl.col(amount_col).cast(pl.Float64).alias("amount"))
+    if frame.null_count().sum_horizontal().item():
+        raise UsageError(f"--replay {path}: trades with empty fields")
+    if after_ms is not None:
+        frame = frame.filter(pl.col("time_ms") > after_ms)
+    return frame
+
+
+async def replay_bars(validated: Validated, symbol: str, template: str, pacer: Pacer, *,
+                      start: datetime | None, end: datetime | None,
+                      after_ms: int | None, base_ms: int,
+                      warnings: list[str]) -> AsyncIterator[MarketEvent]:
+    """The stored bars of `symbol` (as the backtest reads them), after `after_ms`."""
+    strategy = validated.strategy
+    assert strategy is not None
+    frame = base_bars(symbol, strategy, validated, start=start, end=end,
+                      data_path=template, warnings=warnings)
+    times = frame["time"].dt.epoch("ms").to_list()
+    columns = [frame[c].to_list() for c in ("open", "high", "low", "close", "volume")]
+    for k, open_ms in enumerate(times):
+        if after_ms is not None and open_ms <= after_ms:
+            continue
+        await pacer.wait(open_ms + base_ms)
+        yield BarEvent(symbol, open_ms, (columns[0][k], columns[1][k], columns[2][k],
+                                         columns[3][k], columns[4][k]))
+
+
+async def replay_trades(symbol: str, path: Path, pacer: Pacer, *,
+                        after_ms: int | None) -> AsyncIterator[MarketEvent]:
+    """The trades of `path`, those after `after_ms` (exchange time)."""
+    frame = load_trades(path, after_ms=after_ms)
+    for t, price, amount in zip(frame["time_ms"].to_list(), frame["price"].to_list(),
+                                frame["amount"].to_list(), strict=True):
+        await pacer.wait(t)
+        yield TradeEvent(symbol, Trade(t, price, amount))
+
+
+# -- the sim venue's random walk -------------------------------------------------------
+
+async def random_walk(symbol: str, *, seed: int, start_price: float, volatility: float,
+                      trades_per_second: float,
+                      clock_ms: Callable[[], int] | None = None,
+                      ) -> AsyncIterator[MarketEvent]:
+    """Endless trades of a geometric random walk at wall-clock time: the `sim`
+    venue's market data, so paper mode runs with no network and no data.
+    `volatility` is per square-root of a day."""
+    rng = random.Random(f"{seed}:{symbol}")
+    now = clock_ms or _wall_ms
+    price = start_price
+    per_trade = volatility / math.sqrt(86_400 * trades_per_second)
+    while True:
+        await asyncio.sleep(rng.expovariate(trades_per_second))
+        price *= math.exp(rng.gauss(-per_trade * per_trade / 2, per_trade))
+        yield TradeEvent(symbol, Trade(now(), round(price, 8),
+                                       round(rng.lognormvariate(0.0, 1.0), 6)))
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def replay_paths(template: str, symbols: Sequence[str]) -> dict[str, Path]:
+    """Each instrument's replay file; a missing one is a usage error naming it."""
+    paths = {s: _path_for(template, s) for s in symbols}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise UsageError(f"--replay: no such file: {', '.join(missing)}")
+    return paths
+
+
+__all__ = ["BarEvent", "MarketEvent", "Pacer", "TradeEvent", "is_trades", "load_trades",
+           "random_walk", "replay_bars", "replay_paths", "replay_trades"]
