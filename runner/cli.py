@@ -365,6 +365,9 @@ def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit
     if outcome.halted:
         typer.echo(f"runner: stopped by a risk halt: {outcome.halted}", err=True)
         raise typer.Exit(EXIT_HALT)
+    if outcome.stats.errors and replay is not None:
+        # a replay that lost an instrument's data is not the replay that was asked for
+        raise typer.Exit(EXIT_RUNTIME)
 
 
 def main() -> None:

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
-from runner.engine.expressions import default_column
 from runner.engine.frames import CLOSE_TIME
 from runner.engine.per_bar import PerBarExpr, compile_per_bar
 from runner.engine.strategy_plan import StrategyPlan
-from runner.expr.ast import Expr
-from runner.expr.scope import Ref
+from runner.expr.ast import Expr, Name, walk
+from runner.expr.scope import Ref, StateRef
 
 
 class RowColumns:
@@ -34,19 +33,32 @@ class RowColumns:
             (f"{s}.{name}", *planner.signal_tree(name, s))
             for name in plan.free_signals for s in symbols]
         trees += [(name, tree, reads) for name, (tree, reads) in planner.trees.items()]
-        self._steps: list[tuple[str, PerBarExpr, tuple[tuple[str, str], ...]]] = [
-            (name, compile_per_bar(tree, params),
-             tuple((default_column(ref), column) for ref, column in reads.items()))
+        self._steps: list[tuple[str, PerBarExpr]] = [
+            (name, compile_per_bar(tree, params, _reads_of_row(tree, reads)))
             for name, tree, reads in trees]
-        self.names = tuple(name for name, _, _ in self._steps)
+        self.names = tuple(name for name, _ in self._steps)
 
     def add(self, row: MutableMapping[str, Any]) -> None:
         """Compute this row's columns into `row` (which holds the wide frame's row)."""
         empty: dict[str, Any] = {}
-        for name, expr, reads in self._steps:
-            values = {key: row[column] for key, column in reads}
-            values["time"] = row[CLOSE_TIME]
-            row[name] = expr.step(values, empty)
+        for name, expr in self._steps:
+            row[name] = expr.step(row, empty)
+
+
+def _reads_of_row(tree: Expr, reads: Mapping[Ref, str]) -> dict[int, str]:
+    """Every name of `tree` that reads a column, pointed at its wide column (the
+    batch form's `overrides`), and `time` at the row's close time, so each step reads
+    the row itself: no per-row dict of values is built."""
+    out: dict[int, str] = {}
+    for node in walk(tree):
+        if isinstance(node, Name) and node.ref is not None:
+            column = reads.get(node.ref)
+            if column is not None:
+                out[id(node)] = column
+            elif isinstance(node.ref, StateRef) and node.ref.name == "time" \
+                    and node.ref.instrument is None:
+                out[id(node)] = CLOSE_TIME
+    return out
 
 
 __all__ = ["RowColumns"]

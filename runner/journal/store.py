@@ -75,18 +75,24 @@ def _now_ms() -> int:
 
 
 def _dumps(payload: Mapping[str, Any]) -> str:
-    def check(value: Any) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"a journal payload cannot hold {value!r}")
-        if isinstance(value, Mapping):
-            for v in value.values():
-                check(v)
-        elif isinstance(value, list | tuple):
-            for v in value:
-                check(v)
+    try:
+        return json.dumps(dict(payload), separators=(",", ":"), sort_keys=True,
+                          allow_nan=False)
+    except ValueError:  # JSON has no NaN or infinity: refuse, do not corrupt
+        raise ValueError(f"a journal payload cannot hold {_non_finite(payload)!r}") from None
 
-    check(payload)
-    return json.dumps(dict(payload), separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+def _non_finite(value: Any) -> Any:
+    """The first non-finite float in `value` (for the error message)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    items = value.values() if isinstance(value, Mapping) else (
+        value if isinstance(value, list | tuple) else ())
+    for item in items:
+        found = _non_finite(item)
+        if found is not None:
+            return found
+    return None
 
 
 class Journal:
@@ -95,7 +101,10 @@ class Journal:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
-        self._in_transaction = False
+        self._next_seq = int(connection.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()[0])
+        self._pending: list[tuple[str, int, int, str]] = []
+        """Deferred events not yet inserted (inserted together, then committed)."""
 
     @classmethod
     def open(cls, path: str | Path, *, fingerprint: str, fresh: bool = False,
@@ -143,26 +152,39 @@ class Journal:
         or `commit`, all at once, so the journal stays a gap-free prefix — a crash
         loses only a tail of deferred inputs, which a restart reads again."""
         text = _dumps(payload)
-        if not self._in_transaction:
+        row = (kind, int(event_ms), _now_ms() if receipt_ms is None else int(receipt_ms), text)
+        if defer:
+            self._pending.append(row)
+            return self._next_seq + len(self._pending) - 1
+        with self._db:  # one transaction: the deferred events, then this one
             self._db.execute("BEGIN")
-            self._in_transaction = True
-        cursor = self._db.execute(
-            "INSERT INTO events (kind, event_ms, receipt_ms, payload) VALUES (?, ?, ?, ?)",
-            (kind, int(event_ms), _now_ms() if receipt_ms is None else int(receipt_ms), text))
+            self._insert_pending()
+            cursor = self._db.execute(
+                "INSERT INTO events (kind, event_ms, receipt_ms, payload) VALUES (?, ?, ?, ?)",
+                row)
         seq = cursor.lastrowid
         assert seq is not None
-        if not defer:
-            self.commit()
+        self._next_seq = seq + 1
         return seq
+
+    def _insert_pending(self) -> None:
+        if self._pending:
+            self._db.executemany(
+                "INSERT INTO events (kind, event_ms, receipt_ms, payload) VALUES (?, ?, ?, ?)",
+                self._pending)
+            self._next_seq += len(self._pending)
+            self._pending.clear()
 
     def commit(self) -> None:
         """Commit the deferred events, if any."""
-        if self._in_transaction:
-            self._db.execute("COMMIT")
-            self._in_transaction = False
+        if self._pending:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._insert_pending()
 
     def events(self, *kinds: str, after: int = 0) -> Iterator[Event]:
         """Every event after sequence number `after` (of the given kinds), in order."""
+        self.commit()
         if kinds:
             marks = ",".join("?" * len(kinds))
             rows = self._db.execute(
@@ -176,12 +198,14 @@ class Journal:
 
     def last(self, kind: str) -> Event | None:
         """The latest event of `kind`, if any."""
+        self.commit()
         row = self._db.execute("SELECT seq, kind, event_ms, receipt_ms, payload FROM events "
                                "WHERE kind = ? ORDER BY seq DESC LIMIT 1", (kind,)).fetchone()
         return None if row is None else Event(row[0], row[1], row[2], row[3],
                                               json.loads(row[4]))
 
     def count(self) -> int:
+        self.commit()
         return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def close(self) -> None:

@@ -167,8 +167,9 @@ class Executor:
         try:
             while True:
                 if live:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), timeout=0.2)
+                    try:  # not wait_for: on 3.11 it can swallow a cancel (a hang at stop)
+                        async with asyncio.timeout(0.2):
+                            event = await queue.get()
                     except TimeoutError:
                         await self._emit(builder.advance(_wall_ms()), out)
                         continue
@@ -205,6 +206,7 @@ class Executor:
         session = self.session
         base_ms = session.base_ms
         grace_s = self.grace_ms / 1000
+        yielded = time.monotonic()
         while True:
             for symbol, queue in queues.items():
                 if symbol in heads or symbol in ended:
@@ -238,7 +240,10 @@ class Executor:
             self.stats.last_row_wall = time.time()
             if self.halt_stops and session.halted:
                 return
-            await asyncio.sleep(0)  # rows are many: let the feeds and the status run
+            now = time.monotonic()
+            if now - yielded > 0.005:  # let the feeds and the status line run
+                yielded = now
+                await asyncio.sleep(0)
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000

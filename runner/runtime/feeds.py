@@ -101,12 +101,19 @@ def _columns_of(path: Path) -> list[str]:
     name = path.name.lower()
     if name.endswith((".json", ".json.gz")):
         return ["timestamp", "price", "amount"]
-    if name.endswith(".parquet"):
-        return list(pl.read_parquet_schema(path))
-    if name.endswith((".csv", ".csv.gz", ".txt")):
-        return list(pl.read_csv(path, n_rows=0).columns)
+    try:
+        if name.endswith(".parquet"):
+            return list(pl.read_parquet_schema(path))
+        if name.endswith((".csv", ".csv.gz", ".txt")):
+            return list(pl.read_csv(path, n_rows=0).columns)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UsageError(f"--replay {path}: cannot read it ({_first_line(exc)})") from None
     raise UsageError(f"--replay {path}: unknown format (parquet, csv or a freqtrade "
                      "trades .json/.json.gz)")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def is_trades(path: Path) -> bool:
@@ -120,16 +127,19 @@ def load_trades(path: Path, *, after_ms: int | None = None) -> pl.DataFrame:
     name = path.name.lower()
     if name.endswith((".json", ".json.gz")):
         opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt") as fh:
-            rows = json.load(fh)
         try:
+            with opener(path, "rt") as fh:
+                rows = json.load(fh)
             frame = pl.DataFrame({"time_ms": [int(r[0]) for r in rows],
                                   "price": [float(r[4]) for r in rows],
                                   "amount": [float(r[5]) for r in rows]})
-        except (TypeError, ValueError, IndexError) as exc:
+        except (OSError, TypeError, ValueError, LookupError) as exc:
             raise UsageError(f"--replay {path}: not a freqtrade trades dump ({exc})") from None
     else:
-        raw = pl.read_parquet(path) if name.endswith(".parquet") else pl.read_csv(path)
+        try:
+            raw = pl.read_parquet(path) if name.endswith(".parquet") else pl.read_csv(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise UsageError(f"--replay {path}: cannot read it ({_first_line(exc)})") from None
         time_col = next((c for c in TIME_NAMES if c in raw.columns), None)
         amount_col = next((c for c in AMOUNT_NAMES if c in raw.columns), None)
         if time_col is None or amount_col is None:

@@ -203,6 +203,10 @@ def _feeds(validated: Validated, registry: Registry, session: Session,
                 # trades of a bar already rebuilt from the journal are skipped with it
                 skip = None if after is None else after + session.base_ms - 1
                 feeds[s] = replay_trades(s, p, pacer, after_ms=skip)
+            elif strategy.data is None:  # bars are read through data: (its columns, tf)
+                raise UsageError(f"--replay {p}: a file of bars is read with the "
+                                 "strategy's data: section, which it does not have; "
+                                 "add one, or replay trades")
             else:
                 feeds[s] = replay_bars(validated, s, options.replay, pacer,
                                        start=load_from, end=options.end, after_ms=after,
@@ -262,8 +266,11 @@ def _warm_up(validated: Validated, registry: Registry, session: Session,
         session.on_bars(t, rows[t])  # type: ignore[arg-type]
 
 
-def print_outcome(outcome: PaperOutcome, out: TextIO = sys.stderr) -> None:
-    """One line per thing the user should know that the files do not say."""
+def print_outcome(outcome: PaperOutcome, out: TextIO | None = None) -> None:
+    """One line per thing the user should know that the files do not say (on
+    stderr, looked up at call time so a redirected one is honoured)."""
+    if out is None:
+        out = sys.stderr
     stats = outcome.stats
     if outcome.restored:
         print(f"runner: resumed from {outcome.journal} ({outcome.restored} bars)", file=out)

@@ -14,8 +14,9 @@ with the backtest's own code:
    row the backtest's `bar_frame` would hold, and `RowColumns` adds the planned
    columns with their per-bar forms;
 2. the row is stepped by the backtest's `Stepper` (matching engine, portfolio, risk
-   gate, order rules), which sees every row as continuous (every rule tried), which
-   decides exactly what the backtest's sparse visits decide.
+   gate, order rules) with every rule a candidate on every row, which decides
+   exactly what the backtest's sparse visits decide (it skips only rows where no
+   `when` can hold).
 
 So a replay of the backtest's bars gives its orders, fills and trades (the parity
 test holds it).
@@ -111,7 +112,7 @@ class _Rows:
     specs: dict[str, InstrumentSpec]
     columns: dict[str, _Latest]
     first: int = 0
-    continuous: bool = True
+    continuous: bool = False
     close_ms: array[int] = field(default_factory=lambda: array("q"))
     open_ms: array[int] = field(default_factory=lambda: array("q"))
     bars: dict[str, tuple[array[float], array[float], array[float], array[float]]] = \
@@ -172,7 +173,11 @@ class Session:
                               for s in symbols]
         self._data = _Rows(strategy, symbols, plan.rules, plan.stateful, plan.pairs,
                            instrument_specs(strategy),
-                           {name: _Latest() for name in self._columns.names})
+                           {name: _Latest() for name in self._columns.names},
+                           continuous=plan.continuous)
+        self._every_pair = tuple(range(len(plan.pairs)))
+        """Every rule is tried on every row (a `when` that cannot hold returns at once):
+        the backtest's candidate masks only skip rows where that is so."""
         for s in symbols:
             self._data.bars[s] = (array("d"), array("d"), array("d"), array("d"))
             self._data.fresh[s] = _Latest()
@@ -294,7 +299,7 @@ class Session:
         for name, s, column in self._free_signals:
             if row[column] is True:
                 self._record("signal", {"name": name, "symbol": s}, defer=True)
-        self._stepper.visit(i, ())
+        self._stepper.visit(i, self._every_pair)
         self._visited += 1
         if self.journal is not None and time.monotonic() - self._last_commit \
                 > self.commit_every_s:

@@ -135,9 +135,8 @@ def test_missing_data_exits_3(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert "not found" in output
 
 
-@pytest.mark.parametrize("mode", ["paper", "live"])
-def test_paper_and_live_are_usage_errors(cli_env: dict[str, str], mode: str) -> None:
-    code, output = invoke("run", str(EXAMPLE), "--mode", mode)
+def test_live_is_a_usage_error(cli_env: dict[str, str]) -> None:
+    code, output = invoke("run", str(EXAMPLE), "--mode", "live")
     assert code == 2
     assert "not implemented yet" in output
 
