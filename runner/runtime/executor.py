@@ -28,6 +28,7 @@ session ends the run (it is the strategy itself that failed).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ class RunStats:
     """Counters of a streaming run, reported at its end and on the status line."""
 
     events: int = 0
-    """Market-data events received."""
+    """Market-data events received (a batch of trades is one)."""
+    trades: int = 0
+    """Trades taken into bars."""
     bars: int = 0
     """Base bars built or received."""
     rows: int = 0
@@ -93,7 +96,7 @@ class Executor:
 
     def __init__(self, session: Session, *, base_tf: str, closed: Literal["left", "right"],
                  grace_ms: int, lossless: bool, stop: asyncio.Event,
-                 queue_size: int = 4096, halt_stops: bool = False,
+                 queue_size: int = 1024, halt_stops: bool = False,
                  end_ms: int | None = None,
                  on_error: Callable[[str, str], None] | None = None) -> None:
         self.session = session
@@ -114,12 +117,16 @@ class Executor:
         `halt_stops`; then every task is stopped and the counters returned."""
         bar_queues: dict[str, asyncio.Queue[tuple[int, Bar] | None]] = {
             s: asyncio.Queue(self.queue_size) for s in feeds}
+        # Everything made before the stream (indicators, compiled expressions, a restored
+        # history) lives for the whole run: frozen, the collector never walks it again,
+        # which keeps its pauses (latency tails) short.
+        gc.freeze()
         async with asyncio.TaskGroup() as group:
             helpers: list[asyncio.Task[None]] = []
             for symbol, feed in feeds.items():
                 md: asyncio.Queue[MarketEvent | None] | DropOldestQueue
-                if self.lossless:
-                    md = asyncio.Queue(self.queue_size)
+                if self.lossless:  # events may be batches: fewer of them
+                    md = asyncio.Queue(max(1, self.queue_size // 64))
                 else:
                     md = DropOldestQueue(self.queue_size)
                     self._drop_queues.append(md)
@@ -130,6 +137,7 @@ class Executor:
             await asyncio.wait({clock})
             for task in (*helpers, stopper):
                 task.cancel()
+        gc.unfreeze()
         self.stats.dropped = sum(q.dropped for q in self._drop_queues)
         return self.stats
 
@@ -153,6 +161,8 @@ class Executor:
                 depth = queue.qsize()
                 if depth > stats.max_depth:
                     stats.max_depth = depth
+                if depth > 1:  # the builder is behind: let it run before reading more
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # one instrument's feed failing ends only its stream
@@ -182,11 +192,27 @@ class Executor:
                     self.stats.bars += 1
                     await out.put((event.open_ms, event.bar))
                 elif isinstance(event, TradeEvent):
+                    self.stats.trades += 1
                     late = builder.late
                     builder.add(event.trade)
                     self.stats.late += builder.late - late
                     now = _wall_ms() if live else event.trade.time_ms
                     await self._emit(builder.advance(now), out)
+                elif live:  # a batch: every trade of it, then the clock
+                    self.stats.trades += len(event.trades)
+                    late = builder.late
+                    builder.add_all(event.trades)
+                    self.stats.late += builder.late - late
+                    await self._emit(builder.advance(_wall_ms()), out)
+                else:  # a replay's chunk: the clock follows each trade, as unchunked
+                    self.stats.trades += len(event.trades)
+                    late = builder.late
+                    for trade in event.trades:
+                        builder.add(trade)
+                        done = builder.advance(trade.time_ms)
+                        if done:
+                            await self._emit(done, out)
+                    self.stats.late += builder.late - late
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -2,8 +2,9 @@
 venue's random walk.
 
 A feed is an async iterator of `MarketEvent`s for one instrument, in the order the
-venue would send them: `BarEvent` (a closed base bar) or `TradeEvent` (one trade,
-stamped with the exchange's time). The executor builds base bars from trades
+venue would send them: `BarEvent` (a closed base bar), `TradeEvent` (one trade,
+stamped with the exchange's time) or `TradeBatch` (trades that came together). The
+executor builds base bars from trades
 (`runner.bars.ticks.BarBuilder`) and puts instruments on one clock.
 
 Replays (`--replay PATH`, a `{symbol}` template like `data.path`):
@@ -57,7 +58,20 @@ class TradeEvent:
     trade: Trade
 
 
-MarketEvent = BarEvent | TradeEvent
+@dataclass(frozen=True, slots=True)
+class TradeBatch:
+    """Several trades of one instrument delivered together (an exchange message with
+    many trades, or a chunk of a fast replay): all of them are taken before the
+    clock moves on (DESIGN §3: every trade of a batch)."""
+
+    symbol: str
+    trades: tuple[Trade, ...]
+
+
+MarketEvent = BarEvent | TradeEvent | TradeBatch
+
+REPLAY_BATCH = 512
+"""Trades per event when a replay runs as fast as possible (`--speed 0`)."""
 
 TIME_NAMES = ("time", "timestamp", "ts", "T")
 AMOUNT_NAMES = ("amount", "quantity", "qty", "size")
@@ -187,10 +201,18 @@ async def replay_trades(symbol: str, path: Path, pacer: Pacer, *,
                         after_ms: int | None) -> AsyncIterator[MarketEvent]:
     """The trades of `path`, those after `after_ms` (exchange time)."""
     frame = load_trades(path, after_ms=after_ms)
-    for t, price, amount in zip(frame["time_ms"].to_list(), frame["price"].to_list(),
-                                frame["amount"].to_list(), strict=True):
-        await pacer.wait(t)
-        yield TradeEvent(symbol, Trade(t, price, amount))
+    trades = [Trade(t, p, a) for t, p, a in zip(frame["time_ms"].to_list(),
+                                                frame["price"].to_list(),
+                                                frame["amount"].to_list(), strict=True)]
+    del frame
+    if pacer.speed == 0:  # nothing to pace: hand them over in chunks
+        for k in range(0, len(trades), REPLAY_BATCH):
+            await pacer.wait(trades[k].time_ms)
+            yield TradeBatch(symbol, tuple(trades[k:k + REPLAY_BATCH]))
+        return
+    for trade in trades:
+        await pacer.wait(trade.time_ms)
+        yield TradeEvent(symbol, trade)
 
 
 # -- the sim venue's random walk -------------------------------------------------------
@@ -226,5 +248,6 @@ def replay_paths(template: str, symbols: Sequence[str]) -> dict[str, Path]:
     return paths
 
 
-__all__ = ["BarEvent", "MarketEvent", "Pacer", "TradeEvent", "is_trades", "load_trades",
-           "random_walk", "replay_bars", "replay_paths", "replay_trades"]
+__all__ = ["REPLAY_BATCH", "BarEvent", "MarketEvent", "Pacer", "TradeBatch", "TradeEvent",
+           "is_trades", "load_trades", "random_walk", "replay_bars", "replay_paths",
+           "replay_trades"]
