@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python -m runner.bench.indicators
 	$(BIN)/python -m runner.bench.backtest
 	$(BIN)/python -m runner.bench.ticks
+	$(BIN)/python -m runner.bench.paper
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -274,6 +274,8 @@ def print_outcome(outcome: PaperOutcome, out: TextIO | None = None) -> None:
     stats = outcome.stats
     if outcome.restored:
         print(f"runner: resumed from {outcome.journal} ({outcome.restored} bars)", file=out)
+    for line in outcome.warnings:
+        print(f"runner: warning: data: {line}", file=out)
     for line in stats.errors:
         print(f"runner: error: {line}", file=out)
     if stats.dropped:
