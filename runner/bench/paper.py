@@ -185,7 +185,8 @@ def bench_latency(bars: int, registry: Registry, work: Path) -> dict[str, Any]:
             yield BarEvent("LATUSD", t, (columns[0][k], columns[1][k], columns[2][k],
                                          columns[3][k], columns[4][k]))
 
-    journal = Journal.open(work / "latency.sqlite", fingerprint="bench", fresh=True)
+    journal = Journal.open(work / "latency.sqlite", fingerprint="bench", fresh=True,
+                           background_checkpoints=True)  # as run_paper opens it
     session = _Timed(validated, registry, journal=journal)
     stop = asyncio.Event()
     executor = Executor(session, base_tf="1m", closed="left", grace_ms=0, lossless=True,
@@ -205,7 +206,8 @@ def bench_latency_session(bars: int, registry: Registry, work: Path) -> dict[str
     frame = pl.read_parquet(work / "LATUSD-1m.parquet")
     times = frame["time"].dt.epoch("ms").to_list()
     columns = [frame[c].to_list() for c in ("open", "high", "low", "close", "volume")]
-    journal = Journal.open(work / "latency2.sqlite", fingerprint="bench", fresh=True)
+    journal = Journal.open(work / "latency2.sqlite", fingerprint="bench", fresh=True,
+                           background_checkpoints=True)
     session = _Timed(validated, registry, journal=journal)
     entered: dict[int, float] = {}
     for k, t in enumerate(times):

@@ -69,9 +69,20 @@ class _Indicator:
     """(output, row column) pairs: `name`, or `name.output` for several outputs."""
 
     def update(self, row: dict[str, Any]) -> None:
-        out = self.kernel.update({role: row[src] for role, src in self.sources})
-        for output, column in self.columns:
-            row[column] = out[output]
+        if self.kernel.time_at is not None:  # the api converts a datetime time input
+            out = self.kernel.update({role: row[src] for role, src in self.sources})
+            for output, column in self.columns:
+                row[column] = out[output]
+            return
+        # the api's update, without its dicts: this runs per indicator per bar
+        values = [row[src] for _, src in self.sources]
+        if None in values:
+            for _, column in self.columns:
+                row[column] = None
+            return
+        for (_, column), value in zip(self.columns, self.kernel.kernel.update(*values),
+                                      strict=True):
+            row[column] = value
 
 
 def _indicators(strategy: Strategy, validated: Validated, registry: Registry,

@@ -120,7 +120,7 @@ async def _run(validated: Validated, registry: Registry, options: PaperOptions,
     assert strategy is not None
     path = journal_path(validated, options.journal_dir)
     journal = Journal.open(path, fingerprint=strategy_fingerprint(validated, options.overrides),
-                           fresh=options.fresh)
+                           fresh=options.fresh, background_checkpoints=True)
     live = options.replay is None
     started = next(journal.events("start"), None)
     if started is not None:  # resuming: bars before the first start stay warm-up
