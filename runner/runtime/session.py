@@ -78,24 +78,31 @@ _RECORDED = ("order", "fill", "dropped", "risk", "signal")
 """The kinds the session derives from bars (what `restore` counts and skips)."""
 
 
+class _Current:
+    """The row being stepped: its index and its values by column name."""
+
+    __slots__ = ("index", "row")
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.row: dict[str, Any] = {}
+
+
 class _Latest:
     """A column that keeps only the current row's value: the stepper reads row `i`
     while it visits row `i` and never an older one, so a long session's memory stays
     flat. Reading any other row is a bug and raises."""
 
-    __slots__ = ("index", "value")
+    __slots__ = ("current", "name")
 
-    def __init__(self) -> None:
-        self.index = -1
-        self.value: Any = None
-
-    def set(self, index: int, value: Any) -> None:
-        self.index, self.value = index, value
+    def __init__(self, current: _Current, name: str) -> None:
+        self.current, self.name = current, name
 
     def __getitem__(self, i: int) -> Any:
-        if i != self.index:
-            raise IndexError(f"row {i} is not the current row ({self.index})")
-        return self.value
+        current = self.current
+        if i != current.index:
+            raise IndexError(f"row {i} is not the current row ({current.index})")
+        return current.row[self.name]
 
 
 @dataclass(slots=True)
@@ -171,18 +178,22 @@ class Session:
         self._columns = RowColumns(plan, symbols, params)
         self._free_signals = [(name, s, f"{s}.{name}") for name in plan.free_signals
                               for s in symbols]
+        self._current = current = _Current()
         self._data = _Rows(strategy, symbols, plan.rules, plan.stateful, plan.pairs,
                            instrument_specs(strategy),
-                           {name: _Latest() for name in self._columns.names},
+                           {name: _Latest(current, name) for name in self._columns.names},
                            continuous=plan.continuous)
         self._every_pair = tuple(range(len(plan.pairs)))
         """Every rule is tried on every row (a `when` that cannot hold returns at once):
         the backtest's candidate masks only skip rows where that is so."""
         for s in symbols:
             self._data.bars[s] = (array("d"), array("d"), array("d"), array("d"))
-            self._data.fresh[s] = _Latest()
-            self._data.bar_index[s] = _Latest()
+            self._data.fresh[s] = _Latest(current, f"{s}.fresh")
+            self._data.bar_index[s] = _Latest(current, f"{s}\x00bar_index")
         self._traded = dict.fromkeys(symbols, 0)
+        self._per_symbol = [
+            (s, tuple(f"{s}.{c}" for c in ("open", "high", "low", "close")),
+             self._data.bars[s], f"{s}.fresh", f"{s}\x00bar_index") for s in symbols]
         self.base_ms = timeframe_ms(strategy.base_timeframe)
         self.start_ms = start_ms
         self.journal = journal
@@ -267,9 +278,12 @@ class Session:
         """One base-bar time: the closed bars of the instruments that have one."""
         self._close_ms = close_ms = open_ms + self.base_ms
         if journal_bar and self.journal is not None:
-            self.journal.record("bar", {"t": open_ms, "b": {
-                s: [_finite(v) for v in bar] for s, bar in bars.items()}},
-                event_ms=close_ms, defer=True)
+            payload = {"t": open_ms, "b": {s: list(bar) for s, bar in bars.items()}}
+            try:
+                self.journal.record("bar", payload, event_ms=close_ms, defer=True)
+            except ValueError:  # a NaN price (JSON has none): journaled as null
+                payload["b"] = {s: [_finite(v) for v in bar] for s, bar in bars.items()}
+                self.journal.record("bar", payload, event_ms=close_ms, defer=True)
         row = self.rows.push(open_ms, bars)
         self._columns.add(row)
         i = self._n
@@ -277,23 +291,19 @@ class Session:
         data = self._data
         data.open_ms.append(open_ms)
         data.close_ms.append(close_ms)
-        for name, latest in data.columns.items():
-            latest.set(i, row[name])
+        self._current.index, self._current.row = i, row
         traded = self.start_ms is None or open_ms >= self.start_ms
         if traded and self._stepper is None:
             data.first = i
             self._stepper = make_stepper(data, hook=self._hook)
-        for s in self.symbols:
-            o, h, lo, c = data.bars[s]
-            for column, prices in zip(("open", "high", "low", "close"), (o, h, lo, c),
-                                      strict=True):
-                value = row[f"{s}.{column}"]
+        traded_bars = self._traded
+        for s, keys, arrays, fresh_key, index_key in self._per_symbol:
+            for key, prices in zip(keys, arrays, strict=True):
+                value = row[key]
                 prices.append(math.nan if value is None else value)
-            fresh = bool(row[f"{s}.fresh"])
-            data.fresh[s].set(i, fresh)
-            if traded and fresh:
-                self._traded[s] += 1
-            data.bar_index[s].set(i, self._traded[s] - 1)
+            if traded and row[fresh_key]:
+                traded_bars[s] += 1
+            row[index_key] = traded_bars[s] - 1
         if self._stepper is None:
             return
         for name, s, column in self._free_signals:
