@@ -137,6 +137,19 @@ class BarBuilder:
         out.sort(key=lambda b: (b.close_ms, self.timeframes.index(b.timeframe)))
         return out
 
+    def next_final_ms(self) -> int | None:
+        """The clock time at which `advance` will next emit a bar, or None when no bar is
+        taking trades (an empty window emits nothing, so there is nothing to wait for).
+        A live feed sleeps until then instead of polling."""
+        due: int | None = None
+        for tf in self.timeframes:
+            bars = self._open[tf]
+            if bars:
+                length, _ = self._spec[tf]
+                at = min(bars) + length + self.grace_ms
+                due = at if due is None else min(due, at)
+        return due
+
     def flush(self) -> list[BuiltBar]:
         """End of the stream: every bar still open is final."""
         out: list[BuiltBar] = []

@@ -177,8 +177,12 @@ class Executor:
         try:
             while True:
                 if live:
+                    # Sleep until the next trade or the open bar's end + grace, whichever
+                    # comes first, so a bar is emitted on time even if no trade follows it.
+                    due = builder.next_final_ms()
+                    delay = None if due is None else max(0.0, (due - _wall_ms()) / 1000)
                     try:  # not wait_for: on 3.11 it can swallow a cancel (a hang at stop)
-                        async with asyncio.timeout(0.2):
+                        async with asyncio.timeout(delay):
                             event = await queue.get()
                     except TimeoutError:
                         await self._emit(builder.advance(_wall_ms()), out)

@@ -157,3 +157,19 @@ def test_bad_settings_are_errors() -> None:
         BarBuilder(["1m"], grace_ms=-1)
     with pytest.raises(ValueError, match="not a timeframe"):
         BarBuilder(["7q"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(trades_st, st.integers(0, 5_000))
+def test_next_final_is_exactly_when_the_next_bar_is_emitted(
+        trades: list[tuple[int, int, int]], grace: int) -> None:
+    """A live feed sleeps until `next_final_ms()`: one millisecond earlier nothing is
+    final, at that time at least one bar is, and with no bar open there is no time."""
+    builder = BarBuilder(["1m", "5m"], grace_ms=grace)
+    assert builder.next_final_ms() is None
+    for t, price, amount in trades:
+        builder.add(Trade(START + t, price, amount))
+    while (due := builder.next_final_ms()) is not None:
+        assert builder.advance(due - 1) == []
+        assert builder.advance(due)
+    assert builder.flush() == []

@@ -289,3 +289,37 @@ def test_end_ms_ends_the_run_before_that_row(registry: Registry, tmp_path: Path)
     stats = run(executor(session, end_ms=START_MS + 10 * MINUTE),
                 {"AAA": bar_feed("AAA", range(30))})
     assert stats.rows == 10 and seen[-1][0] == START_MS + 9 * MINUTE
+
+
+def test_a_live_bar_is_emitted_at_its_end_plus_grace_with_no_trade_after_it(
+        registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quiet market after a trade: the bar still reaches the session when the wall
+    clock passes its end + grace (the builder sleeps until then, it does not poll).
+    The wall clock is shifted so that a minute ends 300 ms into the test."""
+    import runner.runtime.executor as executor_module
+
+    real = executor_module._wall_ms
+    now = real()
+    shift = (now // MINUTE + 1) * MINUTE - 300 - now
+    monkeypatch.setattr(executor_module, "_wall_ms", lambda: real() + shift)
+    window_end = (now + shift) // MINUTE * MINUTE + MINUTE
+    session, seen = session_for(registry, tmp_path, ["AAA"])
+    stop = asyncio.Event()
+    arrived: list[int] = []
+    step = session.on_bars
+
+    def on_bars(open_ms: int, bars: Mapping[str, Bar], *, journal_bar: bool = True) -> None:
+        step(open_ms, bars, journal_bar=journal_bar)
+        arrived.append(real() + shift)
+        stop.set()
+
+    session.on_bars = on_bars  # type: ignore[method-assign]
+
+    async def one_trade_then_silence() -> AsyncIterator[MarketEvent]:
+        yield TradeEvent("AAA", Trade(window_end - 1000, 100.0, 1.0))
+        await asyncio.Event().wait()
+
+    run(executor(session, lossless=False, grace_ms=50, stop=stop),
+        {"AAA": one_trade_then_silence()}, timeout=10)
+    assert [open_ms for open_ms, _ in seen] == [window_end - MINUTE]
+    assert window_end + 50 <= arrived[0] < window_end + 50 + 150
