@@ -63,9 +63,13 @@ class IndicatorDef:
     incremental: Callable[..., Any] | None = None
 
 
+STREAMS: tuple[str, ...] = ("trades", "bars", "quotes", "depth")
+
+
 @dataclass(frozen=True)
 class Capabilities:
-    """What a venue accepts; the validator refuses order rules outside of it."""
+    """What a venue accepts and offers. The validator refuses order rules outside of
+    it; the conformance suite in `runner.testing` picks its cases from it."""
 
     order_types: frozenset[str] = frozenset(ORDER_TYPES)
     time_in_force: frozenset[str] = frozenset(TIME_IN_FORCE)
@@ -73,24 +77,30 @@ class Capabilities:
     post_only: bool = True
     shorting: bool = True
     trailing_stop: bool = True
+    trading: bool = True
+    """The venue places orders (a market-data-only venue does not)."""
+    amend: bool = False
+    streams: frozenset[str] = frozenset(STREAMS)
+    """Market-data streams it has: a subset of `STREAMS`."""
+    history: bool = True
+    """It serves closed bars over REST (`Venue.klines`), for warm-up and backfill."""
 
 
 @dataclass(frozen=True)
 class ExchangeDef:
-    """A venue: its `venue.params` model, capabilities and run-time factories.
+    """A venue: its `venue.params` model, capabilities and connection factory.
 
-    `feed`, `broker` and `metadata` are factories called by the paper and live
-    bindings; `validate` never calls them, so a definition is cheap to register.
+    `connect(params, credentials)` returns a `runner.venue.Venue` (not yet opened);
+    `credentials` is None when the run needs market data only (paper mode). The
+    paper and live bindings call it; `validate` never does, so a definition is cheap
+    to register and importing the plugin must not import its network stack.
     """
 
     name: str
     params: type[BaseModel] = NoParams
     capabilities: Capabilities = field(default_factory=Capabilities)
     description: str = ""
-    feed: Callable[..., Any] | None = None
-    broker: Callable[..., Any] | None = None
-    metadata: Callable[..., Any] | None = None
-    is_transient: Callable[[BaseException], bool] | None = None
+    connect: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

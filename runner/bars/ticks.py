@@ -30,15 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner.bars.resample import timeframe_ms, window_anchor_ms
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One exchange trade: its exchange timestamp (epoch ms), price and amount."""
-
-    time_ms: int
-    price: float
-    amount: float
+from runner.market import Trade
 
 
 @dataclass(frozen=True, slots=True)

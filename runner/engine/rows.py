@@ -42,9 +42,9 @@ from runner.config.validate import Validated
 from runner.engine.frames import CLOSE_TIME, PRICE_FIELDS, needed_indicators
 from runner.errors import UsageError
 from runner.indicators.api import IncrementalIndicator, incremental
+from runner.market import Bar
 from runner.plugins import Registry
 
-Bar = tuple[float, float, float, float, float | None]
 """(open, high, low, close, volume) of one base bar. Volume may be None: the loader
 keeps a null volume as null, and so does this."""
 

@@ -24,51 +24,26 @@ Replays (`--replay PATH`, a `{symbol}` template like `data.path`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from runner.bars.ticks import Trade
 from runner.config.validate import Validated
 from runner.engine.frames import base_bars
-from runner.engine.rows import Bar
 from runner.errors import UsageError
+from runner.market import BarEvent, MarketEvent, Trade, TradeBatch, TradeEvent
 
-
-@dataclass(frozen=True, slots=True)
-class BarEvent:
-    """A closed base bar of one instrument."""
-
-    symbol: str
-    open_ms: int
-    bar: Bar
-
-
-@dataclass(frozen=True, slots=True)
-class TradeEvent:
-    symbol: str
-    trade: Trade
-
-
-@dataclass(frozen=True, slots=True)
-class TradeBatch:
-    """Several trades of one instrument delivered together (an exchange message with
-    many trades, or a chunk of a fast replay): all of them are taken before the
-    clock moves on (DESIGN §3: every trade of a batch)."""
-
-    symbol: str
-    trades: tuple[Trade, ...]
-
-
-MarketEvent = BarEvent | TradeEvent | TradeBatch
+if TYPE_CHECKING:
+    from runner.venue.contract import Venue
 
 REPLAY_BATCH = 512
 """Trades per event when a replay runs as fast as possible (`--speed 0`)."""
@@ -239,6 +214,89 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# -- a venue's stream, one feed per instrument ------------------------------------------
+
+async def venue_trades(venue: Venue, symbols: Sequence[str]) -> AsyncIterator[MarketEvent]:
+    """The venue's trade stream with the venue's lifetime: opened on the first event
+    asked for, closed when the stream is closed (the run's end cancels it)."""
+    async with venue:
+        async for event in venue.trades(symbols):
+            yield event
+
+
+class Demultiplexer:
+    """One venue stream for many instruments split into a feed per instrument, which
+    is what the executor takes. The shared reader starts with the first feed read;
+    a full per-instrument buffer drops its oldest event (counted in `dropped`), so a
+    stalled instrument never blocks the others. When the stream ends or fails, every
+    feed ends after what it holds; the failure is raised from each feed."""
+
+    def __init__(self, stream: AsyncIterator[MarketEvent], symbols: Sequence[str],
+                 buffer: int = 1024) -> None:
+        self._stream = stream
+        self._queues: dict[str, asyncio.Queue[MarketEvent | None]] = {
+            s: asyncio.Queue(buffer) for s in symbols}
+        self._reader: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self._users = len(self._queues)
+        self.dropped = 0
+        self.unknown = 0
+        """Events for an instrument the run does not trade (ignored)."""
+
+    def feeds(self) -> dict[str, AsyncIterator[MarketEvent]]:
+        return {s: self._feed(s) for s in self._queues}
+
+    async def _read(self) -> None:
+        try:
+            async for event in self._stream:
+                queue = self._queues.get(event.symbol)
+                if queue is None:
+                    self.unknown += 1
+                    continue
+                if queue.full():
+                    queue.get_nowait()
+                    self.dropped += 1
+                queue.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failure = exc
+        finally:
+            for queue in self._queues.values():
+                if queue.full():
+                    queue.get_nowait()
+                    self.dropped += 1
+                queue.put_nowait(None)
+
+    async def _feed(self, symbol: str) -> AsyncIterator[MarketEvent]:
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read())
+        queue = self._queues[symbol]
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            if self._failure is not None:
+                raise self._failure
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._reader is not None and not self._reader.done():
+                self._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reader
+                await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def demultiplex(stream: AsyncIterator[MarketEvent],
+                symbols: Sequence[str]) -> dict[str, AsyncIterator[MarketEvent]]:
+    """A feed per instrument out of one stream (`Demultiplexer`)."""
+    return Demultiplexer(stream, symbols).feeds()
+
+
 def replay_paths(template: str, symbols: Sequence[str]) -> dict[str, Path]:
     """Each instrument's replay file; a missing one is a usage error naming it."""
     paths = {s: _path_for(template, s) for s in symbols}
@@ -248,6 +306,6 @@ def replay_paths(template: str, symbols: Sequence[str]) -> dict[str, Path]:
     return paths
 
 
-__all__ = ["REPLAY_BATCH", "BarEvent", "MarketEvent", "Pacer", "TradeBatch", "TradeEvent",
-           "is_trades", "load_trades", "random_walk", "replay_bars", "replay_paths",
-           "replay_trades"]
+__all__ = ["REPLAY_BATCH", "BarEvent", "Demultiplexer", "MarketEvent", "Pacer", "TradeBatch",
+           "TradeEvent", "demultiplex", "is_trades", "load_trades", "random_walk",
+           "replay_bars", "replay_paths", "replay_trades", "venue_trades"]

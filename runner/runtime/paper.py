@@ -49,11 +49,13 @@ from runner.runtime.executor import Executor, RunStats
 from runner.runtime.feeds import (
     MarketEvent,
     Pacer,
+    demultiplex,
     is_trades,
     random_walk,
     replay_bars,
     replay_paths,
     replay_trades,
+    venue_trades,
 )
 from runner.runtime.session import Session
 from runner.runtime.status import StatusLine
@@ -222,11 +224,12 @@ def _feeds(validated: Validated, registry: Registry, session: Session,
                                trades_per_second=sim.trades_per_second)
                 for s in symbols}
     definition = registry.exchanges.get(venue)
-    if definition is None or definition.feed is None:
-        raise UsageError(f'venue "{venue}" has no market-data feed for paper mode; '
+    if definition is None or definition.connect is None or \
+            "trades" not in definition.capabilities.streams:
+        raise UsageError(f'venue "{venue}" has no trade stream for paper mode; '
                          "use --replay PATH, or the sim venue")
-    made = definition.feed(validated.venue_params, symbols)
-    return dict(made)
+    connection = definition.connect(validated.venue_params, None)
+    return demultiplex(venue_trades(connection, symbols), symbols)
 
 
 def _last_close(session: Session, symbol: str, default: float) -> float:

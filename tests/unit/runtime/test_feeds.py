@@ -7,7 +7,7 @@ import gzip
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -201,3 +201,46 @@ def test_random_walk_prices_stay_positive() -> None:
     assert all(p > 0 and math.isfinite(p) for p in prices)
     assert len(set(prices)) > 100  # it does move
     assert all(e.trade.amount > 0 for e in events)
+
+
+def test_a_venue_stream_is_split_into_one_feed_per_instrument() -> None:
+    """Each instrument's feed gets its own events in stream order; an instrument the run
+    does not trade is counted and ignored; a failing stream ends every feed with its
+    error, after what each already holds."""
+    from runner.market import MarketEvent, TradeEvent
+    from runner.market import Trade as MarketTrade
+    from runner.runtime.feeds import Demultiplexer
+
+    closed: list[bool] = []
+
+    async def stream() -> AsyncIterator[MarketEvent]:
+        try:
+            for k in range(6):
+                yield TradeEvent("AAA" if k % 2 else "BBB", MarketTrade(k, 1.0 + k, 1.0))
+                yield TradeEvent("ZZZ", MarketTrade(k, 1.0, 1.0))
+            raise ConnectionError("socket gone")
+        finally:
+            closed.append(True)
+
+    async def main() -> tuple[dict[str, list[int]], dict[str, str], int]:
+        split = Demultiplexer(stream(), ["AAA", "BBB"])
+        got: dict[str, list[int]] = {"AAA": [], "BBB": []}
+        errors: dict[str, str] = {}
+
+        async def drain(symbol: str, feed: AsyncIterator[MarketEvent]) -> None:
+            try:
+                async for event in feed:
+                    assert isinstance(event, TradeEvent)
+                    got[symbol].append(event.trade.time_ms)
+            except ConnectionError as exc:
+                errors[symbol] = str(exc)
+
+        async with asyncio.TaskGroup() as group:
+            for symbol, feed in split.feeds().items():
+                group.create_task(drain(symbol, feed))
+        return got, errors, split.unknown
+
+    got, errors, unknown = asyncio.run(main())
+    assert got == {"AAA": [1, 3, 5], "BBB": [0, 2, 4]}
+    assert errors == {"AAA": "socket gone", "BBB": "socket gone"}
+    assert unknown == 6 and closed == [True]
