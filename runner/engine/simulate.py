@@ -39,7 +39,7 @@ from runner.engine.plan import Expression, signal_key
 from runner.engine.portfolio import Portfolio
 from runner.engine.risk import RiskGate, closing_orders
 from runner.engine.sizing import SizeSpec, size_order
-from runner.sim.matching import MatchingEngine
+from runner.sim.matching import MatchingEngine, SubmitResult
 from runner.sim.orders import (
     Bar,
     ExitPrices,
@@ -47,6 +47,7 @@ from runner.sim.orders import (
     FillModel,
     InstrumentSpec,
     Order,
+    OrderEvent,
     Timestamp,
     conform,
 )
@@ -177,6 +178,23 @@ class RowData(Protocol):
     def specs(self) -> dict[str, InstrumentSpec]: ...
 
 
+class Broker(Protocol):
+    """What the loop asks of whoever executes its orders: the simulated
+    `MatchingEngine` (backtest, paper) or a venue (`runner.live.broker.VenueBroker`)."""
+
+    placed: list[tuple[Timestamp | None, Order]]
+    outcome: dict[str, tuple[str, str]]
+
+    def submit(self, order: Order, *, at_close: bool = False) -> SubmitResult: ...
+    def cancel_all(self, symbol: str, reason: str = ...) -> list[str]: ...
+    def on_bar(self, bar: Bar, index: int | None = None) -> list[Fill]: ...
+    def is_working(self, order_id: str) -> bool: ...
+    def open_orders(self, symbol: str | None = None) -> list[Order]: ...
+    def working_symbols(self) -> set[str]: ...
+    def has_orders(self, symbol: str | None = None) -> bool: ...
+    def drain_events(self) -> list[OrderEvent]: ...
+
+
 def _num(v: Any) -> float | None:
     if v is None or isinstance(v, bool):
         return None
@@ -248,12 +266,15 @@ def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = Non
     return stepper.finish(visited)
 
 
-def make_stepper(inp: RowData, *, hook: EventHook | None = None) -> Stepper:
-    """The loop over `inp` as a `Stepper`; `hook` sees each order, drop and fill."""
+def make_stepper(inp: RowData, *, hook: EventHook | None = None,
+                 broker: Broker | None = None) -> Stepper:
+    """The loop over `inp` as a `Stepper`; `hook` sees each order, drop and fill.
+    `broker` executes the orders (default: the simulated matching engine)."""
     strategy = inp.strategy
     symbols = inp.symbols
     specs = inp.specs
-    engine = MatchingEngine(FillModel.from_backtest(strategy.backtest), specs)
+    engine: Broker = broker if broker is not None else MatchingEngine(
+        FillModel.from_backtest(strategy.backtest), specs)
     portfolio = Portfolio(float(strategy.backtest.cash), specs)
     gate = RiskGate(strategy.risk)
     risk = strategy.risk

@@ -60,6 +60,7 @@ from runner.engine.results import write_results
 from runner.engine.row_columns import RowColumns
 from runner.engine.rows import Bar, RowBuilder
 from runner.engine.simulate import (
+    Broker,
     OrderRow,
     RulePlan,
     SimInput,
@@ -162,7 +163,9 @@ class Session:
 
     def __init__(self, validated: Validated, registry: Registry, *,
                  journal: Journal | None, start_ms: int | None = None,
-                 overrides: Sequence[str] = (), commit_every_s: float = 0.1) -> None:
+                 overrides: Sequence[str] = (), commit_every_s: float = 0.1,
+                 broker: Broker | None = None,
+                 specs: Mapping[str, InstrumentSpec] | None = None) -> None:
         strategy = validated.strategy
         if strategy is None:
             raise UsageError("the strategy is not valid")
@@ -180,7 +183,7 @@ class Session:
                               for s in symbols]
         self._current = current = _Current()
         self._data = _Rows(strategy, symbols, plan.rules, plan.stateful, plan.pairs,
-                           instrument_specs(strategy),
+                           dict(specs) if specs is not None else instrument_specs(strategy),
                            {name: _Latest(current, name) for name in self._columns.names},
                            continuous=plan.continuous)
         self._every_pair = tuple(range(len(plan.pairs)))
@@ -200,6 +203,9 @@ class Session:
         self.commit_every_s = commit_every_s
         self._last_commit = time.monotonic()
         self._stepper: Stepper | None = None
+        self._broker = broker
+        """Executes the orders: None, the simulated matching engine (paper); a venue's
+        broker in live mode."""
         self._n = 0
         self._visited = 0
         self._close_ms = 0
@@ -295,7 +301,7 @@ class Session:
         traded = self.start_ms is None or open_ms >= self.start_ms
         if traded and self._stepper is None:
             data.first = i
-            self._stepper = make_stepper(data, hook=self._hook)
+            self._stepper = make_stepper(data, hook=self._hook, broker=self._broker)
         traded_bars = self._traded
         for s, keys, arrays, fresh_key, index_key in self._per_symbol:
             for key, prices in zip(keys, arrays, strict=True):
