@@ -229,6 +229,9 @@ class Stepper:
     """The account as it stands (read it; only the loop changes it)."""
     halted: Callable[[], str]
     """The risk gate's halt (reason and time), or empty."""
+    book: Callable[[int, Sequence[Fill]], None]
+    """`book(i, fills)` after row `i`: fills that came with no bar (a live venue's
+    answers to the last orders of a stopping run) are booked as any other."""
 
 
 def simulate(inp: SimInput, *, progress: Callable[[int, int], None] | None = None
@@ -585,6 +588,14 @@ def make_stepper(inp: RowData, *, hook: EventHook | None = None,
                 (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
             dirty = False
 
+    def book(i: int, fs: Sequence[Fill]) -> None:
+        nonlocal dirty
+        apply(fs)
+        if dirty:
+            snapshots.append(Snapshot(i, portfolio.cash, tuple(
+                (p.symbol, p.quantity, p.avg_price) for p in portfolio.positions.values())))
+            dirty = False
+
     def busy() -> bool:
         return engine.has_orders() or bool(watch_equity and portfolio.open_positions())
 
@@ -606,7 +617,7 @@ def make_stepper(inp: RowData, *, hook: EventHook | None = None,
             drop = next(waiting, None)
         return SimResult(rows, fills, portfolio, snapshots, visited, halted, log)
 
-    return Stepper(visit, busy, finish, shutdown, portfolio, lambda: halted)
+    return Stepper(visit, busy, finish, shutdown, portfolio, lambda: halted, book)
 
 
 def _expected_entry(order_type: str, price: float | None, trigger: float | None,

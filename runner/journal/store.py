@@ -111,6 +111,7 @@ class Journal:
         self._next_seq = int(connection.execute(
             "SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()[0])
         self._pending: list[tuple[str, int, int, str]] = []
+        self._closed = False
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
         """Deferred events not yet inserted (inserted together, then committed)."""
@@ -243,7 +244,11 @@ class Journal:
         self._checkpointer.start()
 
     def close(self) -> None:
-        """Commit, checkpoint the WAL into the main file and close."""
+        """Commit, checkpoint the WAL into the main file and close (once; later calls
+        do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             self._checkpointer.join()

@@ -169,6 +169,18 @@ class VenueBroker:
                 self._attach(t)
         return fills
 
+    def take_all(self) -> list[Fill]:
+        """Every fill still waiting, at each instrument's current bar (the end of a
+        run: nothing waits for a next bar)."""
+        out: list[Fill] = []
+        for s in list(self._waiting):
+            out.extend(self._take(s, self._index.get(s, -1)))
+        return out
+
+    def settled(self) -> bool:
+        """No order is waiting for the venue's last word."""
+        return not any(not t.final for t in self._orders.values())
+
     def is_working(self, order_id: str) -> bool:
         t = self._orders.get(order_id)
         return t is not None and not t.final

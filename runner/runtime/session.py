@@ -165,7 +165,8 @@ class Session:
                  journal: Journal | None, start_ms: int | None = None,
                  overrides: Sequence[str] = (), commit_every_s: float = 0.1,
                  broker: Broker | None = None,
-                 specs: Mapping[str, InstrumentSpec] | None = None) -> None:
+                 specs: Mapping[str, InstrumentSpec] | None = None,
+                 mode: str = "paper") -> None:
         strategy = validated.strategy
         if strategy is None:
             raise UsageError("the strategy is not valid")
@@ -204,6 +205,8 @@ class Session:
         self._last_commit = time.monotonic()
         self._stepper: Stepper | None = None
         self._broker = broker
+        self.mode = mode
+        self._shut = False
         """Executes the orders: None, the simulated matching engine (paper); a venue's
         broker in live mode."""
         self._n = 0
@@ -353,6 +356,18 @@ class Session:
 
     # -- the end -----------------------------------------------------------------------
 
+    def shutdown(self, *, flatten: bool = False) -> None:
+        """The kill switch after the last row: cancel every working order and, with
+        `flatten`, close every position (at the last close, or on the venue)."""
+        if self._stepper is not None and not self._shut:
+            self._shut = True
+            self._stepper.shutdown(self._n - 1, flatten)
+
+    def book(self, fills: Sequence[Fill]) -> None:
+        """Fills that came after the last row (a live venue's answers to a stop)."""
+        if self._stepper is not None and fills:
+            self._stepper.book(self._n - 1, fills)
+
     def close(self, out_dir: str | Path | None, *, shutdown: bool = False,
               flatten: bool = False) -> tuple[dict[str, Any] | None, SimResult | None]:
         """End the run: with `shutdown`, cancel every working order (and with
@@ -362,14 +377,14 @@ class Session:
         result: SimResult | None = None
         summary: dict[str, Any] | None = None
         if self._stepper is not None:
-            last = self._n - 1
             if shutdown:
-                self._stepper.shutdown(last, flatten)
+                self.shutdown(flatten=flatten)
             result = self._stepper.finish(self._visited)
             if out_dir is not None:
                 summary = self._write(out_dir, result)
         if self.journal is not None:
-            self.journal.record("stop", {"shutdown": shutdown, "flatten": flatten,
+            self.journal.record("stop", {"shutdown": shutdown or self._shut,
+                                         "flatten": flatten,
                                          "halted": result.halted if result else ""},
                                 event_ms=self._close_ms)
             self.journal.close()
@@ -393,7 +408,7 @@ class Session:
             .dt.replace_time_zone("UTC")
         start = datetime.fromtimestamp(data.open_ms[first] / 1000, UTC)
         end = datetime.fromtimestamp(data.close_ms[-1] / 1000, UTC)
-        return write_results(out_dir, self.validated, tables, mode="paper", times=times,
+        return write_results(out_dir, self.validated, tables, mode=self.mode, times=times,
                              start=start, end=end, base_ms=self.base_ms,
                              overrides=self.overrides)
 
