@@ -32,25 +32,25 @@ import signal
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from runner.bars.resample import timeframe_ms
 from runner.config.validate import Validated
 from runner.engine.results import strategy_fingerprint
 from runner.engine.strategy_plan import instrument_specs
 from runner.errors import UsageError
-from runner.journal.store import Journal
+from runner.journal.store import Event, Journal
 from runner.live.broker import VenueBroker, client_prefix
-from runner.live.router import Router, pump_user_events
-from runner.market import MarketEvent
+from runner.live.router import Router, event_of, pump_user_events
+from runner.market import MarketEvent, TradeBatch, TradeEvent
 from runner.plugins import Registry
 from runner.runtime.executor import Executor, RunStats
-from runner.runtime.feeds import demultiplex
+from runner.runtime.feeds import Demultiplexer
 from runner.runtime.session import Session
 from runner.runtime.status import StatusLine
 from runner.sim.orders import InstrumentSpec
-from runner.venue.contract import InstrumentMeta, Position, Venue
+from runner.venue.contract import InstrumentMeta, Venue
 from runner.venue.credentials import credentials_from_env
 
 DRAIN_S = 10.0
@@ -67,6 +67,9 @@ class LiveOptions:
     status: TextIO | None = None
     environ: Mapping[str, str] | None = None
     """Where credentials are read (default: the process environment)."""
+    max_bars: int | None = None
+    """Stop, as on SIGTERM, after this many bars built from the live stream
+    (`--max-bars`: a bounded dry run, a smoke test in CI)."""
 
 
 @dataclass(slots=True)
@@ -143,11 +146,6 @@ async def _run(validated: Validated, registry: Registry, options: LiveOptions) -
     journal = Journal.open(path, fingerprint=strategy_fingerprint(validated, options.overrides),
                            fresh=options.fresh, background_checkpoints=True)
     try:
-        if next(journal.events("start"), None) is not None:
-            raise UsageError(
-                f"{path} holds an earlier live run; resuming a live journal is not "
-                "supported yet: run with --fresh to start a new one (the old journal is "
-                "kept as a backup)")
         async with venue:
             return await _trade(validated, registry, options, venue, journal, path)
     finally:
@@ -173,41 +171,67 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
                          notify=notify)
     router = Router(venue, broker, journal, now_ms=_now_ms)
     router_box.append(router)
-    start_ms = _now_ms()
-    session = Session(validated, registry, journal=journal, start_ms=start_ms,
-                      overrides=options.overrides, broker=broker, specs=specs, mode="live")
-    await _warm_up(venue, session, strategy.base_timeframe, start_ms, warnings)
-    adopted = await _reconcile(venue, broker, session)
-    journal.record("start", {"mode": "live", "venue": strategy.venue.exchange,
-                             "start_ms": start_ms, "adopted": adopted}, event_ms=_now_ms())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-
-    def on_error(symbol: str, line: str) -> None:
-        journal.record("error", {"symbol": symbol, "error": line}, event_ms=_now_ms())
-
-    executor = Executor(session, base_tf=strategy.base_timeframe, closed=strategy.bars.closed,
-                        grace_ms=int(strategy.bars.grace * 1000), lossless=False, stop=stop,
-                        halt_stops=True, on_error=on_error)
-    status = StatusLine(options.status, session, executor.stats) if options.status else None
+    base = timeframe_ms(strategy.base_timeframe)
+    grace_ms = int(strategy.bars.grace * 1000)
+    # the end of the bar in progress: bars before it come from the venue's history,
+    # bars from it on are built from the trade stream
+    boundary = (_now_ms() // base + 1) * base
+    started = next(journal.events("start"), None)
+    start_ms = int(started.payload["start_ms"]) if started is not None else boundary - base
+    session = Session(validated, registry, journal=journal, start_ms=start_ms,
+                      overrides=options.overrides, broker=broker, specs=specs, mode="live")
     helpers = [asyncio.create_task(router.run()),
                asyncio.create_task(pump_user_events(venue, router))]
-    if status is not None:
-        helpers.append(asyncio.create_task(status.run()))
+    split = Demultiplexer(_trades_from(venue, symbols, boundary), symbols)
+    split.start()  # trades of the first built bar are buffered while history loads
+    status: StatusLine | None = None
+    adopted: list[str] = []
+    stats = RunStats()
     try:
-        stats = await executor.run(demultiplex(_trades(venue, symbols), symbols))
+        restored = 0
+        if started is not None:
+            broker.replaying = True
+            restored = session.restore(on_event=lambda e: _replay(session, broker, e))
+            broker.replaying = False
+        await _wait_until(boundary + grace_ms, stop)
+        await _history(venue, session, broker, boundary, restored > 0, warnings)
+        adopted = await _reconcile(venue, router, session, symbols)
+        journal.record("start", {"mode": "live", "venue": strategy.venue.exchange,
+                                 "start_ms": start_ms, "resumed_bars": restored,
+                                 "adopted": adopted}, event_ms=_now_ms())
+
+        def on_error(symbol: str, line: str) -> None:
+            journal.record("error", {"symbol": symbol, "error": line}, event_ms=_now_ms())
+
+        executor = Executor(session, base_tf=strategy.base_timeframe,
+                            closed=strategy.bars.closed, grace_ms=grace_ms, lossless=False,
+                            stop=stop, halt_stops=True, on_error=on_error)
+        status = StatusLine(options.status, session, executor.stats) if options.status \
+            else None
+        if status is not None:
+            helpers.append(asyncio.create_task(status.run()))
+        if options.max_bars is not None:
+            helpers.append(asyncio.create_task(_stop_after(executor.stats, options.max_bars,
+                                                           stop)))
+        if not stop.is_set():
+            stats = await executor.run(split.feeds())
         stopped = stop.is_set()
+        journal.record("shutdown", {"flatten": options.flatten_on_exit}, event_ms=_now_ms())
         session.shutdown(flatten=options.flatten_on_exit)
         if not await router.drain(DRAIN_S):
             warnings.append(f"{len(broker.outbox)} command(s) not sent within {DRAIN_S} s")
         if not await _settle(broker, DRAIN_S):
             warnings.append("the venue did not confirm every order's end within "
                             f"{DRAIN_S} s; the journal holds what it said")
+        journal.record("book", {}, event_ms=_now_ms())
         session.book(broker.take_all())
     finally:
+        await split.aclose()
         for task in helpers:
             task.cancel()
         for task in helpers:
@@ -224,6 +248,38 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
                        adopted, warnings)
 
 
+def _replay(session: Session, broker: VenueBroker, event: Event) -> None:
+    """A journaled venue answer, handed to the broker again while restoring, and the
+    end of an earlier run done again where it happened (its cancels are not sent)."""
+    if event.kind == "shutdown":
+        session.shutdown(flatten=bool(event.payload.get("flatten")))
+        return
+    if event.kind == "book":
+        session.book(broker.take_all())
+        return
+    if event.kind not in ("order_update", "venue_fill"):
+        return
+    answer = event_of(event.kind, event.payload)
+    if answer is not None:
+        broker.on_venue(answer)
+    elif event.payload.get("status") == "rejected":
+        broker.rejected(str(event.payload["client_id"]), str(event.payload.get("reason", "")))
+
+
+async def _stop_after(stats: RunStats, rows: int, stop: asyncio.Event) -> None:
+    while stats.rows < rows:
+        await asyncio.sleep(0.005)
+    stop.set()
+
+
+async def _wait_until(at_ms: int, stop: asyncio.Event) -> None:
+    delay = (at_ms - _now_ms()) / 1000
+    if delay > 0:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+
+
 async def _settle(broker: VenueBroker, timeout_s: float) -> bool:
     """Wait for the venue's final word on every order (fills of a last market order,
     confirmations of the cancels)."""
@@ -235,9 +291,22 @@ async def _settle(broker: VenueBroker, timeout_s: float) -> bool:
     return True
 
 
-async def _trades(venue: Venue, symbols: Sequence[str]) -> AsyncIterator[MarketEvent]:
+async def _trades_from(venue: Venue, symbols: Sequence[str],
+                       boundary: int) -> AsyncIterator[MarketEvent]:
+    """The venue's trades from `boundary` on (earlier ones belong to a bar that the
+    venue's history gives whole)."""
     async for event in venue.trades(symbols):
-        yield event
+        if isinstance(event, TradeEvent):
+            if event.trade.time_ms >= boundary:
+                yield event
+        elif isinstance(event, TradeBatch):
+            kept = tuple(t for t in event.trades if t.time_ms >= boundary)
+            if len(kept) == len(event.trades):
+                yield event
+            elif kept:
+                yield TradeBatch(event.symbol, kept)
+        else:
+            yield event
 
 
 def _symbols(validated: Validated) -> list[str]:
@@ -255,49 +324,79 @@ def _overridden(validated: Validated) -> dict[str, set[str]]:
             for symbol, inst in strategy.instruments.items()}
 
 
-async def _warm_up(venue: Venue, session: Session, timeframe: str, start_ms: int,
-                   warnings: list[str]) -> None:
-    """Step the last warm-up bars the venue has before `start_ms` (not traded)."""
-    wanted = session.strategy.live.warmup
-    if wanted is None:
-        wanted = session.graph.warmup("paper")
-    if wanted <= 0:
-        return
+async def _history(venue: Venue, session: Session, broker: VenueBroker, boundary: int,
+                   resumed: bool, warnings: list[str]) -> None:
+    """Step the venue's closed bars up to `boundary`: after the journal's last bar when
+    resuming (orders decided on the bars a restart missed are recorded as cancelled,
+    never sent late: only the newest bar, which closed just now, trades), else the
+    warm-up (`live.warmup`, default what the graph needs) and the bar that just
+    closed."""
     base = session.base_ms
-    end = start_ms // base * base  # the open of the bar in progress: not closed yet
+    if resumed and session.resume_after_ms is not None:
+        first = session.resume_after_ms + base
+    else:
+        wanted = session.strategy.live.warmup
+        if wanted is None:
+            wanted = session.graph.warmup("paper")
+        first = boundary - (wanted + 1) * base
+    if first >= boundary:
+        return
     rows: dict[int, dict[str, Any]] = {}
     for symbol in session.symbols:
         try:
-            bars = await venue.klines(symbol, timeframe, end - wanted * base, end)
+            bars = await venue.klines(symbol, session.strategy.base_timeframe, first,
+                                      boundary)
         except Exception as exc:
-            warnings.append(f"{symbol}: no warm-up bars from the venue ({exc})")
+            warnings.append(f"{symbol}: no bars from the venue's history ({exc}); its "
+                            "indicators start from the first bar built from trades")
             continue
         for event in bars:
             rows.setdefault(event.open_ms, {})[symbol] = event.bar
+    newest = boundary - base
     for open_ms in sorted(rows):
-        session.on_bars(open_ms, rows[open_ms], journal_bar=True)
+        broker.suppressing = "decided on a bar a restart backfilled" \
+            if resumed and open_ms < newest else ""
+        session.on_bars(open_ms, rows[open_ms])
+    broker.suppressing = ""
 
 
-async def _reconcile(venue: Venue, broker: VenueBroker, session: Session) -> list[str]:
-    """Before the first order (module docstring, step 4). Returns the adopted ids."""
-    adopted = [o.client_id for o in await venue.open_orders(session.symbols)
-               if o.client_id.startswith(broker.prefix)
-               and o.client_id not in broker.tracked_clients()]
-    positions: list[Position] = await venue.positions(session.symbols)
-    held = {p.symbol: p.quantity for p in positions if abs(p.quantity) > 0}
-    if held:
-        stepper_positions = {s: 0.0 for s in session.symbols}
-        unexplained = {s: q for s, q in held.items() if q != stepper_positions.get(s, 0.0)}
-        if unexplained:
-            what = ", ".join(f"{s} {q:g}" for s, q in sorted(unexplained.items()))
-            raise PositionMismatch(
-                f"the venue holds positions the journal does not explain ({what}); close "
-                "them on the venue or trade from an account the strategy owns")
+async def _reconcile(venue: Venue, router: Router, session: Session,
+                     symbols: Sequence[str]) -> list[str]:
+    """Before the first order is sent (module docstring, step 4): what the venue knows
+    of our orders and fills is taken in (journaled first), orders the journal holds
+    but the venue never got are sent, our-prefixed venue orders the journal does not
+    know are adopted as external, and the positions must then agree. Returns the
+    adopted client ids."""
+    broker = router.broker
+    for command in broker.unsent():
+        state = await venue.order(command.symbol, command.client_id)
+        if state is None:  # intent journaled, then the process died before sending
+            broker.outbox.append(command)
+        else:
+            router.record(state)
+    since = broker.last_fill_ms()
+    since = session.start_ms if since is None else since
+    for symbol in symbols:
+        for fill in await venue.fills(symbol, since or 0):
+            router.record(fill)
+    known = broker.tracked_clients()
+    adopted = sorted(o.client_id for o in await venue.open_orders(symbols)
+                     if o.client_id.startswith(broker.prefix) and o.client_id not in known)
+    held = session.positions()
+    expected = broker.expected_positions(held)
+    reported = {p.symbol: p.quantity for p in await venue.positions(symbols)}
+    wrong = {s: (reported.get(s, 0.0), expected.get(s, 0.0)) for s in symbols
+             if abs(reported.get(s, 0.0) - expected.get(s, 0.0)) > 1e-9 * max(
+                 1.0, abs(expected.get(s, 0.0)))}
+    if wrong:
+        what = ", ".join(f"{s}: venue {v:g}, journal {j:g}" for s, (v, j) in sorted(wrong.items()))
+        raise PositionMismatch(
+            f"the venue's positions differ from what the journal explains ({what}); "
+            "nothing was sent. Close or adjust them on the venue, or start with --fresh "
+            "on an account the strategy owns")
+    if broker.outbox:
+        router.notify()
     return adopted
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 __all__ = ["LiveOptions", "LiveOutcome", "PositionMismatch", "live_journal_path",

@@ -118,11 +118,15 @@ class VenueBroker:
         self._events: list[OrderEvent] = []
         self._index: dict[str, int] = {}
         self._now: dict[str, Timestamp] = {}
+        self._last_fill_ms: int | None = None
         self.unconverted_fees = 0
         """Fills whose fee was charged in an asset other than base or quote (booked
         as 0 in quote currency; the venue's own record keeps the real fee)."""
         self.replaying = False
         """Restoring from the journal: decisions are re-derived, nothing is sent."""
+        self.suppressing = ""
+        """When set, orders are recorded and at once cancelled with this reason, never
+        sent: the bars a restart backfills warm the strategy but do not trade late."""
 
     # -- the stepper's calls ------------------------------------------------------------
 
@@ -133,6 +137,10 @@ class VenueBroker:
         self._orders[order.id] = tracked
         self._by_client[tracked.client_id] = tracked
         self.placed.append((self._now.get(order.symbol), placed))
+        if self.suppressing:
+            tracked.final = True
+            self.outcome[order.id] = ("cancelled", self.suppressing)
+            return SubmitResult(order.id, True)
         self._send(Command("submit", order.symbol, tracked.client_id,
                            self._request(placed, tracked.client_id)))
         return SubmitResult(order.id, True)
@@ -208,6 +216,18 @@ class VenueBroker:
 
     # -- the venue's side ---------------------------------------------------------------
 
+    def is_new(self, event: OrderState | VenueFill) -> bool:
+        """Whether `on_venue(event)` would change anything (a fill not seen yet, an
+        update of one of ours that moves it forward)."""
+        if isinstance(event, VenueFill):
+            return (event.symbol, event.trade_id) not in self._seen_trades
+        tracked = self._by_client.get(event.client_id)
+        if tracked is None:
+            return False
+        old = tracked.state
+        return old is None or (not old.final and event != old
+                               and event.filled_quantity >= old.filled_quantity)
+
     def on_venue(self, event: OrderState | VenueFill) -> None:
         """An order update or a fill, from wherever it came; repeats change nothing."""
         if isinstance(event, VenueFill):
@@ -216,6 +236,8 @@ class VenueBroker:
                 return
             self._seen_trades.add(key)
             self._waiting.setdefault(event.symbol, []).append(event)
+            if self._last_fill_ms is None or event.time_ms > self._last_fill_ms:
+                self._last_fill_ms = event.time_ms
             return
         tracked = self._by_client.get(event.client_id)
         if tracked is None:
@@ -248,6 +270,20 @@ class VenueBroker:
 
     def tracked_clients(self) -> set[str]:
         return set(self._by_client)
+
+    def expected_positions(self, held: Mapping[str, float]) -> dict[str, float]:
+        """`held` (the strategy's booked positions) plus the fills still waiting for
+        a bar: what the venue should report."""
+        out = dict(held)
+        for s, waiting in self._waiting.items():
+            for f in waiting:
+                if f.client_id in self._by_client:
+                    out[s] = out.get(s, 0.0) + (f.quantity if f.side == "buy" else -f.quantity)
+        return out
+
+    def last_fill_ms(self) -> int | None:
+        """Venue time of the newest fill seen, if any."""
+        return self._last_fill_ms
 
     # -- internals ----------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ exponential back-off, honouring a rate limit's `Retry-After`; retrying is safe
 because every order carries the same client order id on every attempt and the
 adapter asks the venue about an id before it sends it again. A rejection is final
 and goes back to the broker as such. `pump_user_events` feeds the venue's user
-stream into the broker. Each answer is journaled (deferred) as it arrives, so the
+stream into the broker. Each submit is journaled and committed before it is sent
+(`submit`: the wire action, whether the strategy decided the order or it is an exit
+the broker placed), and each answer is journaled (deferred) as it arrives, so the
 journal holds what the venue said even before the strategy's next bar books it.
 """
 
@@ -29,6 +31,16 @@ MAX_DELAY_S = 5.0
 
 def event_payload(event: OrderState | VenueFill) -> dict[str, Any]:
     return asdict(event)
+
+
+def event_of(kind: str, payload: dict[str, Any]) -> OrderState | VenueFill | None:
+    """The venue event a journal record holds (`order_update` / `venue_fill`); None
+    for a record of a rejected submit, which the journal's order intent explains."""
+    if kind == "venue_fill":
+        return VenueFill(**payload)
+    if kind == "order_update" and "venue_order_id" in payload:
+        return OrderState(**payload)
+    return None
 
 
 class Router:
@@ -82,6 +94,8 @@ class Router:
             try:
                 if command.kind == "submit":
                     assert command.request is not None
+                    if attempt == 0:  # the wire action, committed before it happens
+                        self._intent(command)
                     state = await venue.submit(command.request)
                     self.sent += 1
                 else:
@@ -123,10 +137,19 @@ class Router:
             self.record(state)
 
     def record(self, event: OrderState | VenueFill) -> None:
-        """Journal what the venue said, then let the broker take it."""
+        """Journal what the venue said, then let the broker take it; a repeat, or news
+        of an order that is not ours, is neither."""
+        if not self.broker.is_new(event):
+            return
         kind = "venue_fill" if isinstance(event, VenueFill) else "order_update"
         self._journal(kind, event_payload(event), event_ms=event.time_ms)
         self.broker.on_venue(event)
+
+    def _intent(self, command: Command) -> None:
+        if self.journal is not None:
+            assert command.request is not None
+            now = self._now_ms() if self._now_ms is not None else 0
+            self.journal.record("submit", asdict(command.request), event_ms=now)
 
     def _journal(self, kind: str, payload: dict[str, Any], event_ms: int | None = None) -> None:
         """Deferred: the venue already acted; these are inputs, committed with the next
@@ -148,4 +171,4 @@ async def pump_user_events(venue: Venue, router: Router) -> None:
         router.record(event)
 
 
-__all__ = ["Router", "event_payload", "pump_user_events"]
+__all__ = ["Router", "event_of", "event_payload", "pump_user_events"]

@@ -239,12 +239,26 @@ class Demultiplexer:
         self._reader: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._users = len(self._queues)
+        self._closed = False
         self.dropped = 0
         self.unknown = 0
         """Events for an instrument the run does not trade (ignored)."""
 
     def feeds(self) -> dict[str, AsyncIterator[MarketEvent]]:
         return {s: self._feed(s) for s in self._queues}
+
+    def start(self) -> None:
+        """Start reading now (before any feed is read): events are buffered."""
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read())
+
+    async def aclose(self) -> None:
+        """Stop reading and close the stream (idempotent)."""
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._close_stream()
 
     async def _read(self) -> None:
         try:
@@ -269,8 +283,7 @@ class Demultiplexer:
                 queue.put_nowait(None)
 
     async def _feed(self, symbol: str) -> AsyncIterator[MarketEvent]:
-        if self._reader is None:
-            self._reader = asyncio.create_task(self._read())
+        self.start()
         queue = self._queues[symbol]
         try:
             while (event := await queue.get()) is not None:
@@ -279,15 +292,13 @@ class Demultiplexer:
                 raise self._failure
         finally:
             self._users -= 1
-            if self._users == 0 and self._reader is not None and not self._reader.done():
-                self._reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._reader
-                await self._close_stream()
+            if self._users == 0:
+                await self.aclose()
 
     async def _close_stream(self) -> None:
         close = getattr(self._stream, "aclose", None)
-        if close is not None:
+        if close is not None and not self._closed:
+            self._closed = True
             await close()
 
 

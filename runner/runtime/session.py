@@ -40,7 +40,7 @@ import math
 import time
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,7 +71,7 @@ from runner.engine.simulate import (
 from runner.engine.strategy_plan import instrument_specs, plan_strategy, strategy_params
 from runner.engine.tables import tables_of
 from runner.errors import UsageError
-from runner.journal.store import Journal, JournalError
+from runner.journal.store import Event, Journal, JournalError
 from runner.plugins import Registry
 from runner.sim.orders import Fill, InstrumentSpec, Order
 
@@ -251,34 +251,42 @@ class Session:
             name, symbol = obj
             self._record("signal", {"name": name, "symbol": symbol}, defer=True)
 
-    def restore(self) -> int:
+    def restore(self, on_event: Callable[[Event], None] | None = None) -> int:
         """Rebuild the session from its journal (module docstring); the number of bars
-        rebuilt. Call once, before the first `on_bars`."""
+        rebuilt. Call once, before the first `on_bars`. `on_event` is handed every
+        other journaled input (a live venue's order updates and fills) in journal
+        order between the bars, as the session first met them."""
         if self.journal is None:
             return 0
         kinds: Counter[str] = Counter()
-        bars: list[tuple[int, dict[str, Bar]]] = []
-        for event in self.journal.events():
-            if event.kind == "bar":
-                bars.append((int(event.payload["t"]),
-                             {s: tuple(v) for s, v in event.payload["b"].items()}))  # type: ignore[misc]
-            elif event.kind in _RECORDED:
+        events = list(self.journal.events())
+        for event in events:
+            if event.kind in _RECORDED:
                 kinds[event.kind] += 1
                 if event.kind == "order":
                     self._journaled_orders.append(str(event.payload["id"]))
         self._skip = kinds
-        for open_ms, row in bars:
-            self.on_bars(open_ms, row, journal_bar=False)
+        last: int | None = None
+        count = 0
+        for event in events:
+            if event.kind == "bar":
+                last = int(event.payload["t"])
+                count += 1
+                self.on_bars(last, {s: tuple(v)  # type: ignore[misc]
+                                    for s, v in event.payload["b"].items()},
+                             journal_bar=False)
+            elif on_event is not None and event.kind not in _RECORDED:
+                on_event(event)
         left = {k: n for k, n in self._skip.items() if n}
         if left:
             raise JournalError(
                 f"{self.journal.path} holds events its own bars do not give again "
                 f"({', '.join(f'{n} {k}' for k, n in sorted(left.items()))}): the data or "
                 "the runner changed under it; run with --fresh to start over")
-        if bars:
-            self.resume_after_ms = bars[-1][0]
-            self.journal.record("resume", {"bars": len(bars)}, event_ms=self._close_ms)
-        return len(bars)
+        if last is not None:
+            self.resume_after_ms = last
+            self.journal.record("resume", {"bars": count}, event_ms=self._close_ms)
+        return count
 
     # -- rows --------------------------------------------------------------------------
 
@@ -286,6 +294,7 @@ class Session:
                 journal_bar: bool = True) -> None:
         """One base-bar time: the closed bars of the instruments that have one."""
         self._close_ms = close_ms = open_ms + self.base_ms
+        self._shut = False  # a bar after a shutdown: a resumed run goes on
         if journal_bar and self.journal is not None:
             payload = {"t": open_ms, "b": {s: list(bar) for s, bar in bars.items()}}
             try:
@@ -345,6 +354,14 @@ class Session:
         """Base-bar times processed (warm-up included)."""
         return self._n
 
+    def positions(self) -> dict[str, float]:
+        """Signed position per traded instrument, as the strategy booked it."""
+        out = dict.fromkeys(self.symbols, 0.0)
+        if self._stepper is not None:
+            for p in self._stepper.portfolio.open_positions():
+                out[p.symbol] = p.quantity
+        return out
+
     def status(self) -> Status:
         """Equity, open positions and the last bar, for the status line."""
         last = int(self._data.open_ms[-1]) if self._n else None
@@ -359,7 +376,7 @@ class Session:
     def shutdown(self, *, flatten: bool = False) -> None:
         """The kill switch after the last row: cancel every working order and, with
         `flatten`, close every position (at the last close, or on the venue)."""
-        if self._stepper is not None and not self._shut:
+        if self._stepper is not None:
             self._shut = True
             self._stepper.shutdown(self._n - 1, flatten)
 
@@ -377,7 +394,7 @@ class Session:
         result: SimResult | None = None
         summary: dict[str, Any] | None = None
         if self._stepper is not None:
-            if shutdown:
+            if shutdown and not self._shut:
                 self.shutdown(flatten=flatten)
             result = self._stepper.finish(self._visited)
             if out_dir is not None:
