@@ -17,8 +17,12 @@ In order, a run:
    id prefix that the journal does not know are adopted as external and never
    touched; a position the journal cannot explain halts the run with a message
    (exit 4) before any order is sent;
-5. trades: the venue's trades become bars (`Executor`, wall clock, grace), the
-   session decides per closed bar, the router sends, the user stream books fills;
+5. trades: the venue's closed bars (its bar stream; a bar that comes after a gap
+   brings the missed ones from its history first), or bars built from its trades
+   (`Executor`, wall clock, grace) when it streams no bars, feed the session, which
+   decides per closed bar; the router sends, the user stream books fills; a feed
+   silent for `live.heartbeat` (default two bars + 10 s) is opened again (the
+   adapter reconnects) and a warning journaled;
 6. stops on SIGINT/SIGTERM or a risk halt: working orders are cancelled (and, with
    `--flatten-on-exit`, positions closed), the router drains what it holds, the
    journal is flushed and the DESIGN §6 files are written.
@@ -30,7 +34,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -43,7 +47,7 @@ from runner.errors import UsageError
 from runner.journal.store import Event, Journal
 from runner.live.broker import VenueBroker, client_prefix
 from runner.live.router import Router, event_of, pump_user_events
-from runner.market import MarketEvent, TradeBatch, TradeEvent
+from runner.market import BarEvent, MarketEvent, TradeBatch, TradeEvent
 from runner.plugins import Registry
 from runner.runtime.executor import Executor, RunStats
 from runner.runtime.feeds import Demultiplexer
@@ -137,23 +141,25 @@ async def _run(validated: Validated, registry: Registry, options: LiveOptions) -
                          "connect factory)")
     if not definition.capabilities.trading:
         raise UsageError(f'venue "{venue_name}" offers market data only: no live trading')
-    if "trades" not in definition.capabilities.streams:
-        raise UsageError(f'venue "{venue_name}" has no trade stream to build bars from')
+    if not {"bars", "trades"} & definition.capabilities.streams:
+        raise UsageError(f'venue "{venue_name}" streams neither bars nor trades')
     credentials = None if venue_name == "sim" else credentials_from_env(
         venue_name, account, options.environ)
     venue: Venue = definition.connect(validated.venue_params, credentials)
+    streams = definition.capabilities.streams
     path = live_journal_path(validated, options.journal_dir)
     journal = Journal.open(path, fingerprint=strategy_fingerprint(validated, options.overrides),
                            fresh=options.fresh, background_checkpoints=True)
     try:
         async with venue:
-            return await _trade(validated, registry, options, venue, journal, path)
+            return await _trade(validated, registry, options, venue, streams, journal, path)
     finally:
         journal.close()
 
 
 async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
-                 venue: Venue, journal: Journal, path: Path) -> LiveOutcome:
+                 venue: Venue, streams: frozenset[str], journal: Journal,
+                 path: Path) -> LiveOutcome:
     strategy = validated.strategy
     assert strategy is not None
     symbols = _symbols(validated)
@@ -187,8 +193,13 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
                       overrides=options.overrides, broker=broker, specs=specs, mode="live")
     helpers = [asyncio.create_task(router.run()),
                asyncio.create_task(pump_user_events(venue, router))]
-    split = Demultiplexer(_trades_from(venue, symbols, boundary), symbols)
-    split.start()  # trades of the first built bar are buffered while history loads
+    by_bars = "bars" in streams
+    silence_s = _heartbeat_s(strategy.live.heartbeat, base)
+    feed = (_bars_from(venue, symbols, strategy.base_timeframe, boundary, base, silence_s,
+                       journal) if by_bars
+            else _trades_from(venue, symbols, boundary, silence_s, journal))
+    split = Demultiplexer(feed, symbols)
+    split.start()  # what comes while the history loads is buffered
     status: StatusLine | None = None
     adopted: list[str] = []
     stats = RunStats()
@@ -291,11 +302,38 @@ async def _settle(broker: VenueBroker, timeout_s: float) -> bool:
     return True
 
 
-async def _trades_from(venue: Venue, symbols: Sequence[str],
-                       boundary: int) -> AsyncIterator[MarketEvent]:
+def _heartbeat_s(configured: float | None, base_ms: int) -> float:
+    """`live.heartbeat`, or by default two bars and ten seconds: a quiet market may
+    print nothing for a while, a bar stream is silent for a whole bar."""
+    return configured if configured else 2 * base_ms / 1000 + 10
+
+
+async def _watched(make: Callable[[], AsyncIterator[MarketEvent]], silence_s: float,
+                   journal: Journal) -> AsyncIterator[MarketEvent]:
+    """The venue's stream, opened again (the adapter reconnects) whenever it is
+    silent for `silence_s`; each time is journaled as a warning."""
+    while True:
+        stream = make()
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(silence_s):
+                        event = await anext(stream)
+                except TimeoutError:
+                    journal.record("warning", {"feed": f"silent for {silence_s:g} s: "
+                                               "reconnecting"}, event_ms=_now_ms())
+                    break
+                yield event
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def _trades_from(venue: Venue, symbols: Sequence[str], boundary: int,
+                       silence_s: float, journal: Journal) -> AsyncIterator[MarketEvent]:
     """The venue's trades from `boundary` on (earlier ones belong to a bar that the
     venue's history gives whole)."""
-    async for event in venue.trades(symbols):
+    async for event in _watched(lambda: venue.trades(symbols), silence_s, journal):
         if isinstance(event, TradeEvent):
             if event.trade.time_ms >= boundary:
                 yield event
@@ -307,6 +345,31 @@ async def _trades_from(venue: Venue, symbols: Sequence[str],
                 yield TradeBatch(event.symbol, kept)
         else:
             yield event
+
+
+async def _bars_from(venue: Venue, symbols: Sequence[str], timeframe: str, boundary: int,
+                     base_ms: int, silence_s: float,
+                     journal: Journal) -> AsyncIterator[MarketEvent]:
+    """The venue's closed bars from `boundary` on, with no bar missing: when a bar
+    comes after a gap (a reconnect, a dropped message), the bars between are read
+    from the venue's history and come first (journaled as a `gap` warning)."""
+    expected = dict.fromkeys(symbols, boundary)
+    async for event in _watched(lambda: venue.bars(symbols, timeframe), silence_s, journal):
+        if not isinstance(event, BarEvent) or event.symbol not in expected:
+            continue
+        want = expected[event.symbol]
+        if event.open_ms < want:
+            continue  # before the boundary, or a repeat after a reconnect
+        if event.open_ms > want:
+            missed = [b for b in await venue.klines(event.symbol, timeframe, want,
+                                                    event.open_ms) if b.open_ms >= want]
+            journal.record("warning", {"gap": event.symbol, "from_ms": want,
+                                       "to_ms": event.open_ms, "backfilled": len(missed)},
+                           event_ms=_now_ms())
+            for bar in missed:
+                yield bar
+        expected[event.symbol] = event.open_ms + base_ms
+        yield event
 
 
 def _symbols(validated: Validated) -> list[str]:

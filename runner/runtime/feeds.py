@@ -252,13 +252,16 @@ class Demultiplexer:
         if self._reader is None:
             self._reader = asyncio.create_task(self._read())
 
-    async def aclose(self) -> None:
-        """Stop reading and close the stream (idempotent)."""
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        """Stop reading and close the stream (idempotent). A stream that ignores the
+        cancel is left behind after `timeout_s` rather than hanging the caller."""
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        await self._close_stream()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.shield(self._reader)
+        if self._reader is None or self._reader.done():
+            await self._close_stream()
 
     async def _read(self) -> None:
         try:

@@ -7,7 +7,7 @@ is limited only by the language; a real venue narrows that with its capabilities
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,10 +29,19 @@ class SimParams(BaseModel):
                                               description="Mean trade rate.")] = 5.0
 
 
+def _connect(params: SimParams | None, credentials: object = None) -> Any:
+    """A `runner.sim.venue.SimVenue` (imported here: `validate` must not load it)."""
+    from runner.sim.venue import connect
+
+    return connect(params, credentials)
+
+
 SIM = ExchangeDef(
     name="sim",
     params=SimParams,
-    capabilities=Capabilities(),
+    capabilities=Capabilities(streams=frozenset({"trades", "bars", "quotes"}), history=True,
+                              trading=True, amend=False),
+    connect=_connect,
     description="simulated matching engine (backtest and paper); every order type; "
                 "paper mode without --replay trades a seeded random walk",
 )
