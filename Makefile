@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml examples/*/pyproject.toml))
 
-.PHONY: setup test lint types unit demo schema bench clean
+.PHONY: setup test lint types unit demo schema bench clean chromium
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml examples/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,7 +27,15 @@ types: setup
 unit: setup
 	$(BIN)/python -m pytest -q
 
-test: lint types unit
+# the report's browser test needs headless Chromium: installed when missing and apt-get
+# can (as root); otherwise, or when the install fails, that test skips and says why
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
+		&& [ "$$(id -u)" = 0 ] && { apt-get update -qq >/dev/null 2>&1; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+		|| echo "chromium not installed: the report's browser test will skip"; }
+
+test: lint types chromium unit
 
 demo: setup
 	$(BIN)/runner validate strategies.d/ examples/
@@ -42,6 +50,7 @@ bench: setup
 	$(BIN)/python -m runner.bench.backtest
 	$(BIN)/python -m runner.bench.ticks
 	$(BIN)/python -m runner.bench.paper
+	$(BIN)/python -m runner.bench.report
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -250,6 +250,8 @@ def run(
     flatten_on_exit: Annotated[bool, typer.Option("--flatten-on-exit", help="paper: on "
                                                   "SIGINT/SIGTERM also close every "
                                                   "position.")] = False,
+    no_report: Annotated[bool, typer.Option("--no-report", help="backtest: do not write "
+                                            "report.html (and report_data/).")] = False,
 ) -> None:
     """Run one strategy file (a backtest over stored history, or paper trading on a
     feed or a replay) and write the run's files."""
@@ -325,15 +327,78 @@ def run(
         raise typer.Exit(exc.exit_code) from None
     for warning in log.get("data_warnings", ()):
         typer.echo(f"runner: warning: data: {warning}", err=True)
+    if not no_report:
+        _write_report(result, registry, out_dir, bounds=bounds, data=data,
+                      overrides=[o.canonical for o in parsed])
+    summary_text = (out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n")
     if as_json:
-        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
+        typer.echo(summary_text)
     else:
+        from runner.report.terminal import print_summary
+
+        print_summary(json.loads(summary_text), sys.stdout)
         typer.echo(str(out_dir))
     if log.get("halted"):
         typer.echo(f"runner: stopped by a risk halt: {log['halted']} (the run went on to "
                    "the end of the data with no new entries; every file is written)",
                    err=True)
         raise typer.Exit(EXIT_HALT)
+
+
+def _write_report(result: Validated, registry: Registry, out_dir: Path, *,
+                  bounds: list[datetime | None], data: str | None,
+                  overrides: list[str]) -> None:
+    """report.html after a backtest; a failure is a warning (the run's files stand)."""
+    from runner.errors import RunnerError
+    from runner.report.html import write_backtest_report
+
+    try:
+        write_backtest_report(out_dir, result, registry, start=bounds[0], end=bounds[1],
+                              data_path=data, overrides=overrides)
+    except (RunnerError, OSError, ValueError) as exc:
+        if _State.debug:
+            raise
+        typer.echo(f"runner: warning: report.html not written: {exc}", err=True)
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(
+        help="A run folder to render, or two to compare (e.g. a backtest and a paper "
+        "run).", metavar="RUN_DIR [RUN_B]")],
+    out: Annotated[Path | None, typer.Option("--out", help="The page to write (default "
+                                             "RUN_DIR/report.html, or "
+                                             "RUN_DIR/compare-<RUN_B>.html).")] = None,
+    open_page: Annotated[bool, typer.Option("--open", help="Open the page in the web "
+                                            "browser.")] = False,
+) -> None:
+    """Render (or re-render) a run's report.html, or compare two runs."""
+    from runner.errors import RunnerError
+
+    if len(runs) > 2:
+        typer.echo(f"runner: error: give one run folder, or two to compare (got {len(runs)})",
+                   err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        if len(runs) == 1:
+            from runner.report.html import render_report
+
+            page = render_report(runs[0], out)
+        else:
+            from runner.report.compare import render_comparison
+
+            page = render_comparison(runs[0], runs[1], out)
+    except (RunnerError, OSError) as exc:
+        if _State.debug:
+            raise
+        code = exc.exit_code if isinstance(exc, RunnerError) else EXIT_RUNTIME
+        typer.echo(f"runner: error: {exc}", err=True)
+        raise typer.Exit(code) from None
+    typer.echo(str(page))
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
 
 
 def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit_out: bool,

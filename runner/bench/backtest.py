@@ -153,7 +153,7 @@ def runner_case(file: Path, data: str, out: Path) -> dict[str, Any]:
     from runner.plugins import load_registry
 
     command = [sys.executable, "-m", "runner", "run", str(file), "--mode", "backtest",
-               "--data", data, "--out", str(out / "cold")]
+               "--data", data, "--out", str(out / "cold"), "--no-report"]
     first, _, _ = timed_process(command)
     cold, rss, _ = timed_process(command)
     registry = load_registry()

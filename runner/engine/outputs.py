@@ -3,11 +3,13 @@ fingerprint stored in the summary.
 
 Formats:
 
-- `summary.json`: an object with exactly `SUMMARY_KEYS` (DESIGN §6's keys, then
-  `fingerprint`) in that order, UTF-8, indented, strict JSON. Datetimes become ISO 8601
-  UTC strings with `Z`; floats are written by `repr` (round-trip exact); non-finite
-  floats, which JSON lacks, are the strings `"inf"`, `"-inf"` and `"nan"` (`float()`
-  reads them back) — `profit_factor` is `inf` when no trade lost.
+- `summary.json`: an object with `SUMMARY_KEYS` (DESIGN §6's keys, then
+  `fingerprint`) in that order, then the report's metrics
+  (`runner.report.metrics.EXTENDED_KEYS`, nested objects included), UTF-8, indented,
+  strict JSON. Datetimes become ISO 8601 UTC strings with `Z`; floats are written by
+  `repr` (round-trip exact); non-finite floats, which JSON lacks, are the strings
+  `"inf"`, `"-inf"` and `"nan"` (`float()` reads them back) — `profit_factor` is `inf`
+  when no trade lost.
 - `trades.csv` (`TRADE_COLUMNS`), `orders.csv` (`ORDER_COLUMNS`: `time` placed,
   the fields of `runner.sim.orders.Order` in declaration order, then the final
   `status` and its `reason`), `fills.csv` (`FILL_COLUMNS`: the
@@ -47,6 +49,7 @@ from typing import IO, Any, Protocol
 import polars as pl
 
 from runner.engine.metrics import drawdown
+from runner.report.metrics import EXTENDED_KEYS
 from runner.sim.orders import Fill, Order, Timestamp
 
 SUMMARY_KEYS: tuple[str, ...] = (
@@ -220,6 +223,10 @@ def _iso_z(value: datetime) -> str:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
     if isinstance(value, datetime):
         return _iso_z(value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -332,14 +339,16 @@ def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
               trades: pl.DataFrame, orders: pl.DataFrame | Sequence[OrderRecord],
               fills: pl.DataFrame | Sequence[Fill], equity: pl.DataFrame) -> None:
     """Write `summary.json`, `trades.csv`, `orders.csv`, `fills.csv` and `equity.csv`
-    into `out_dir` (created if missing). `summary` must have exactly `SUMMARY_KEYS`
-    (any order; written in `SUMMARY_KEYS` order). `orders` / `fills` may be frames or
-    `OrderRecord` / `Fill` records. All checks run before the first file is written."""
+    into `out_dir` (created if missing). `summary` must have every key of
+    `SUMMARY_KEYS` and may have any of `runner.report.metrics.EXTENDED_KEYS` (any
+    order; written in `SUMMARY_KEYS` order, then `EXTENDED_KEYS` order). `orders` /
+    `fills` may be frames or `OrderRecord` / `Fill` records. All checks run before the
+    first file is written."""
     keys = set(summary)
-    if keys != set(SUMMARY_KEYS):
+    if not set(SUMMARY_KEYS) <= keys <= set(SUMMARY_KEYS) | set(EXTENDED_KEYS):
         raise ValueError(f"summary keys differ from DESIGN §6: missing "
                          f"{sorted(set(SUMMARY_KEYS) - keys)}, unexpected "
-                         f"{sorted(keys - set(SUMMARY_KEYS))}")
+                         f"{sorted(keys - set(SUMMARY_KEYS) - set(EXTENDED_KEYS))}")
     if "drawdown" not in equity.columns:
         equity = equity.with_columns(drawdown(equity["equity"]))
     tables = {
@@ -348,7 +357,8 @@ def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
         "fills.csv": _table(_as_frame(fills, fills_frame), FILL_COLUMNS, "fills"),
         "equity.csv": _table(equity, EQUITY_COLUMNS, "equity"),
     }
-    text = json.dumps({k: _json_value(summary[k]) for k in SUMMARY_KEYS}, indent=2,
+    text = json.dumps({k: _json_value(summary[k]) for k in (*SUMMARY_KEYS, *EXTENDED_KEYS)
+                       if k in summary}, indent=2,
                       allow_nan=False, ensure_ascii=False) + "\n"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

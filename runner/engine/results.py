@@ -2,12 +2,15 @@
 
 Backtest and paper runs end here with the same `RunTables`, so their files have the
 same columns, the same metrics and the same formatting, and can be diffed.
+summary.json holds DESIGN §6's metrics, annualised with the calendar inferred from
+the run's bar times (`runner.report.metrics.infer_calendar`), then the report's
+(`runner.report.metrics.EXTENDED_KEYS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,9 @@ import polars as pl
 from runner.config.validate import Validated
 from runner.engine.metrics import drawdown, metrics
 from runner.engine.outputs import config_fingerprint, write_run
+from runner.engine.strategy_plan import instrument_specs
 from runner.engine.tables import RunTables
+from runner.report.metrics import extended_metrics, infer_calendar
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -26,6 +31,11 @@ def strategy_fingerprint(validated: Validated, overrides: Sequence[str] = ()) ->
     file_bytes = Path(validated.file).read_bytes() if Path(validated.file).is_file() \
         else validated.text.encode()
     return config_fingerprint(file_bytes, overrides)
+
+
+def _epoch_ms(value: datetime) -> int:
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return round(aware.timestamp() * 1000)
 
 
 def write_results(out_dir: str | Path, validated: Validated, tables: RunTables, *,
@@ -46,8 +56,17 @@ def write_results(out_dir: str | Path, validated: Validated, tables: RunTables, 
     })
     equity = equity.with_columns(drawdown(equity["equity"], initial_cash).alias("drawdown"))
     trades, fills = tables.trades, tables.fills
-    summary_metrics = metrics(equity, trades, YEAR_MS / base_ms, initial_cash=initial_cash,
-                              fills=fills)
+    close_ms = times.dt.epoch("ms").to_numpy()
+    calendar = infer_calendar(close_ms, base_ms)
+    summary_metrics = metrics(equity, trades, calendar.bars_per_year,
+                              initial_cash=initial_cash, fills=fills)
+    extended = extended_metrics(
+        equity["equity"].cast(pl.Float64).to_numpy(), close_ms,
+        start_ms=_epoch_ms(start), end_ms=_epoch_ms(end), initial_cash=initial_cash,
+        trades=trades, fills=fills,
+        multipliers={s: spec.multiplier for s, spec in instrument_specs(strategy).items()},
+        calendar=calendar, cagr=summary_metrics["cagr"],
+        max_drawdown=summary_metrics["max_drawdown"])
     summary: dict[str, Any] = {
         "name": strategy.name,
         "mode": mode,
@@ -59,6 +78,7 @@ def write_results(out_dir: str | Path, validated: Validated, tables: RunTables, 
         "final_equity": float(equity_values[-1]) if len(equity_values) else initial_cash,
         **summary_metrics,
         "fingerprint": strategy_fingerprint(validated, overrides),
+        **extended,
     }
     write_run(out_dir, summary, trades, tables.orders, fills, equity)
     return summary

@@ -184,37 +184,44 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
             loop.add_signal_handler(sig, stop.set)
     base = timeframe_ms(strategy.base_timeframe)
     grace_ms = int(strategy.bars.grace * 1000)
-    # the end of the bar in progress: bars before it come from the venue's history,
-    # bars from it on are built from the trade stream
-    boundary = (_now_ms() // base + 1) * base
-    started = next(journal.events("start"), None)
-    start_ms = int(started.payload["start_ms"]) if started is not None else boundary - base
-    session = Session(validated, registry, journal=journal, start_ms=start_ms,
+    resuming = next(journal.events("start"), None) is not None
+    traded_from = next(journal.events("trading_from"), None)
+    session = Session(validated, registry, journal=journal,
+                      start_ms=int(traded_from.payload["start_ms"]) if traded_from else None,
                       overrides=options.overrides, broker=broker, specs=specs, mode="live")
+    broker.row_open = lambda: session.row_open_ms
+    history = _History(venue, session, broker, journal, strategy.base_timeframe, warnings)
     helpers = [asyncio.create_task(router.run()),
                asyncio.create_task(pump_user_events(venue, router))]
     by_bars = "bars" in streams
     silence_s = _heartbeat_s(strategy.live.heartbeat, base)
-    feed = (_bars_from(venue, symbols, strategy.base_timeframe, boundary, base, silence_s,
-                       journal) if by_bars
+    # without a bar stream, bars are built from trades from the end of the bar in
+    # progress on; the bars before it come from the venue's history
+    boundary = (_now_ms() // base + 1) * base
+    feed = (_bars_from(venue, symbols, history, silence_s, journal) if by_bars
             else _trades_from(venue, symbols, boundary, silence_s, journal))
     split = Demultiplexer(feed, symbols)
-    split.start()  # what comes while the history loads is buffered
+    split.start()  # what comes while the journal is replayed is buffered
     status: StatusLine | None = None
     adopted: list[str] = []
     stats = RunStats()
     try:
         restored = 0
-        if started is not None:
+        if resuming:
             broker.replaying = True
             restored = session.restore(on_event=lambda e: _replay(session, broker, e))
             broker.replaying = False
-        await _wait_until(boundary + grace_ms, stop)
-        await _history(venue, session, broker, boundary, restored > 0, warnings)
-        adopted = await _reconcile(venue, router, session, symbols)
+        if not by_bars:
+            await _wait_until(boundary + grace_ms, stop)
+            rows: dict[int, dict[str, Any]] = {}
+            for event in await history.up_to(boundary):
+                rows.setdefault(event.open_ms, {})[event.symbol] = event.bar
+            for open_ms in sorted(rows):
+                session.on_bars(open_ms, rows[open_ms])
+        adopted = await _reconcile(venue, router, session, symbols, resuming)
         journal.record("start", {"mode": "live", "venue": strategy.venue.exchange,
-                                 "start_ms": start_ms, "resumed_bars": restored,
-                                 "adopted": adopted}, event_ms=_now_ms())
+                                 "resumed_bars": restored, "adopted": adopted},
+                       event_ms=_now_ms())
 
         def on_error(symbol: str, line: str) -> None:
             journal.record("error", {"symbol": symbol, "error": line}, event_ms=_now_ms())
@@ -233,6 +240,7 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
             stats = await executor.run(split.feeds())
         stopped = stop.is_set()
         journal.record("shutdown", {"flatten": options.flatten_on_exit}, event_ms=_now_ms())
+        broker.closing = True
         session.shutdown(flatten=options.flatten_on_exit)
         if not await router.drain(DRAIN_S):
             warnings.append(f"{len(broker.outbox)} command(s) not sent within {DRAIN_S} s")
@@ -263,6 +271,7 @@ def _replay(session: Session, broker: VenueBroker, event: Event) -> None:
     """A journaled venue answer, handed to the broker again while restoring, and the
     end of an earlier run done again where it happened (its cancels are not sent)."""
     if event.kind == "shutdown":
+        broker.closing = True
         session.shutdown(flatten=bool(event.payload.get("flatten")))
         return
     if event.kind == "book":
@@ -347,20 +356,24 @@ async def _trades_from(venue: Venue, symbols: Sequence[str], boundary: int,
             yield event
 
 
-async def _bars_from(venue: Venue, symbols: Sequence[str], timeframe: str, boundary: int,
-                     base_ms: int, silence_s: float,
-                     journal: Journal) -> AsyncIterator[MarketEvent]:
-    """The venue's closed bars from `boundary` on, with no bar missing: when a bar
-    comes after a gap (a reconnect, a dropped message), the bars between are read
-    from the venue's history and come first (journaled as a `gap` warning)."""
-    expected = dict.fromkeys(symbols, boundary)
+async def _bars_from(venue: Venue, symbols: Sequence[str], history: _History,
+                     silence_s: float, journal: Journal) -> AsyncIterator[MarketEvent]:
+    """The venue's closed bars with none missing: before an instrument's first bar
+    comes the history it needs (`_History.before`), and a bar that comes after a gap
+    (a reconnect, a lost message) brings the bars between from the venue's history
+    first (journaled as a `gap` warning)."""
+    expected: dict[str, int] = {}
+    timeframe, base = history.timeframe, history.session.base_ms
     async for event in _watched(lambda: venue.bars(symbols, timeframe), silence_s, journal):
-        if not isinstance(event, BarEvent) or event.symbol not in expected:
+        if not isinstance(event, BarEvent) or event.symbol not in symbols:
             continue
-        want = expected[event.symbol]
-        if event.open_ms < want:
-            continue  # before the boundary, or a repeat after a reconnect
-        if event.open_ms > want:
+        want = expected.get(event.symbol)
+        if want is None:
+            for bar in await history.before(event.symbol, event.open_ms):
+                yield bar
+        elif event.open_ms < want:
+            continue  # a repeat after a reconnect
+        elif event.open_ms > want:
             missed = [b for b in await venue.klines(event.symbol, timeframe, want,
                                                     event.open_ms) if b.open_ms >= want]
             journal.record("warning", {"gap": event.symbol, "from_ms": want,
@@ -368,7 +381,7 @@ async def _bars_from(venue: Venue, symbols: Sequence[str], timeframe: str, bound
                            event_ms=_now_ms())
             for bar in missed:
                 yield bar
-        expected[event.symbol] = event.open_ms + base_ms
+        expected[event.symbol] = event.open_ms + base
         yield event
 
 
@@ -387,44 +400,63 @@ def _overridden(validated: Validated) -> dict[str, set[str]]:
             for symbol, inst in strategy.instruments.items()}
 
 
-async def _history(venue: Venue, session: Session, broker: VenueBroker, boundary: int,
-                   resumed: bool, warnings: list[str]) -> None:
-    """Step the venue's closed bars up to `boundary`: after the journal's last bar when
-    resuming (orders decided on the bars a restart missed are recorded as cancelled,
-    never sent late: only the newest bar, which closed just now, trades), else the
-    warm-up (`live.warmup`, default what the graph needs) and the bar that just
-    closed."""
-    base = session.base_ms
-    if resumed and session.resume_after_ms is not None:
-        first = session.resume_after_ms + base
-    else:
+class _History:
+    """The venue's closed bars a run steps before its first live one: after the
+    journal's last bar when resuming (orders decided on them are recorded as
+    cancelled, never sent late), else the warm-up (`live.warmup`, default what the
+    graph needs), which is not traded. The first live bar's open is where trading
+    starts; it is journaled (`trading_from`), so a restart steps the same bars the
+    same way."""
+
+    def __init__(self, venue: Venue, session: Session, broker: VenueBroker,
+                 journal: Journal, timeframe: str, warnings: list[str]) -> None:
+        self.venue, self.session, self.broker = venue, session, broker
+        self.journal, self.timeframe, self.warnings = journal, timeframe, warnings
+
+    def _first(self, live_open: int) -> int:
+        session, base = self.session, self.session.base_ms
+        if session.start_ms is None:
+            session.start_ms = live_open
+            self.journal.record("trading_from", {"start_ms": live_open}, event_ms=_now_ms())
+        if session.resume_after_ms is not None:
+            self.broker.suppress_before = live_open
+            return session.resume_after_ms + base
         wanted = session.strategy.live.warmup
         if wanted is None:
             wanted = session.graph.warmup("paper")
-        first = boundary - (wanted + 1) * base
-    if first >= boundary:
-        return
-    rows: dict[int, dict[str, Any]] = {}
-    for symbol in session.symbols:
+        return live_open - wanted * base
+
+    async def before(self, symbol: str, live_open: int) -> list[BarEvent]:
+        """`symbol`'s bars before its first live bar (opening at `live_open`)."""
+        first = self._first(live_open)
+        if first >= live_open:
+            return []
         try:
-            bars = await venue.klines(symbol, session.strategy.base_timeframe, first,
-                                      boundary)
+            bars = await self.venue.klines(symbol, self.timeframe, first, live_open)
         except Exception as exc:
-            warnings.append(f"{symbol}: no bars from the venue's history ({exc}); its "
-                            "indicators start from the first bar built from trades")
-            continue
-        for event in bars:
-            rows.setdefault(event.open_ms, {})[symbol] = event.bar
-    newest = boundary - base
-    for open_ms in sorted(rows):
-        broker.suppressing = "decided on a bar a restart backfilled" \
-            if resumed and open_ms < newest else ""
-        session.on_bars(open_ms, rows[open_ms])
-    broker.suppressing = ""
+            self.warnings.append(f"{symbol}: no bars from the venue's history ({exc}); its "
+                                 "indicators start from its first live bar")
+            return []
+        return [b for b in bars if first <= b.open_ms < live_open]
+
+    async def up_to(self, boundary: int) -> list[BarEvent]:
+        """Every instrument's bars before `boundary`, in time order (a venue with no
+        bar stream: the bar that closed at `boundary` is the first traded one)."""
+        out: list[BarEvent] = []
+        for symbol in self.session.symbols:
+            out.extend(await self.before(symbol, boundary - self.session.base_ms))
+            try:
+                out.extend(b for b in await self.venue.klines(
+                    symbol, self.timeframe, boundary - self.session.base_ms, boundary)
+                    if b.open_ms == boundary - self.session.base_ms)
+            except Exception as exc:
+                self.warnings.append(f"{symbol}: no bar before the stream ({exc})")
+        out.sort(key=lambda b: b.open_ms)
+        return out
 
 
 async def _reconcile(venue: Venue, router: Router, session: Session,
-                     symbols: Sequence[str]) -> list[str]:
+                     symbols: Sequence[str], resuming: bool) -> list[str]:
     """Before the first order is sent (module docstring, step 4): what the venue knows
     of our orders and fills is taken in (journaled first), orders the journal holds
     but the venue never got are sent, our-prefixed venue orders the journal does not
@@ -439,9 +471,10 @@ async def _reconcile(venue: Venue, router: Router, session: Session,
             router.record(state)
     since = broker.last_fill_ms()
     since = session.start_ms if since is None else since
-    for symbol in symbols:
-        for fill in await venue.fills(symbol, since or 0):
-            router.record(fill)
+    if resuming and since is not None:  # a fresh run has no fills to miss
+        for symbol in symbols:
+            for fill in await venue.fills(symbol, since):
+                router.record(fill)
     known = broker.tracked_clients()
     adopted = sorted(o.client_id for o in await venue.open_orders(symbols)
                      if o.client_id.startswith(broker.prefix) and o.client_id not in known)

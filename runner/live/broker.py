@@ -124,9 +124,16 @@ class VenueBroker:
         as 0 in quote currency; the venue's own record keeps the real fee)."""
         self.replaying = False
         """Restoring from the journal: decisions are re-derived, nothing is sent."""
-        self.suppressing = ""
-        """When set, orders are recorded and at once cancelled with this reason, never
-        sent: the bars a restart backfills warm the strategy but do not trade late."""
+        self.suppress_before: int | None = None
+        """Orders decided on a row opening before this time are recorded and at once
+        cancelled, never sent: the bars a restart backfills warm the strategy but do
+        not trade late."""
+        self.closing = False
+        """The run is stopping (the kill switch): an entry that fills now gets no
+        exits, since every working order is being cancelled. The next bar clears it
+        (a resumed run goes on)."""
+        self.row_open: Callable[[], int | None] = lambda: None
+        """Open time of the row being stepped (the session's)."""
 
     # -- the stepper's calls ------------------------------------------------------------
 
@@ -137,9 +144,10 @@ class VenueBroker:
         self._orders[order.id] = tracked
         self._by_client[tracked.client_id] = tracked
         self.placed.append((self._now.get(order.symbol), placed))
-        if self.suppressing:
+        row = self.row_open()
+        if self.suppress_before is not None and row is not None and row < self.suppress_before:
             tracked.final = True
-            self.outcome[order.id] = ("cancelled", self.suppressing)
+            self.outcome[order.id] = ("cancelled", "decided on a bar a restart backfilled")
             return SubmitResult(order.id, True)
         self._send(Command("submit", order.symbol, tracked.client_id,
                            self._request(placed, tracked.client_id)))
@@ -160,6 +168,7 @@ class VenueBroker:
     def on_bar(self, bar: Bar, index: int | None = None) -> list[Fill]:
         """The instrument's new base bar: expire what `expire_after` ends here and hand
         over the fills that came since its last bar."""
+        self.closing = False
         s = bar.symbol
         k = self._index.get(s, -1) + 1 if index is None else index
         self._index[s] = k
@@ -220,7 +229,8 @@ class VenueBroker:
         """Whether `on_venue(event)` would change anything (a fill not seen yet, an
         update of one of ours that moves it forward)."""
         if isinstance(event, VenueFill):
-            return (event.symbol, event.trade_id) not in self._seen_trades
+            return event.client_id in self._by_client and \
+                (event.symbol, event.trade_id) not in self._seen_trades
         tracked = self._by_client.get(event.client_id)
         if tracked is None:
             return False
@@ -361,7 +371,7 @@ class VenueBroker:
 
     def _attach(self, tracked: _Tracked) -> None:
         o = tracked.order
-        if o.exits is None and o.stop_loss is None and o.take_profit is None:
+        if self.closing or (o.exits is None and o.stop_loss is None and o.take_profit is None):
             return
         if o.exits is not None:
             stop_loss, take_profit, trailing = o.exits(self._average_price(tracked))

@@ -354,6 +354,11 @@ class Session:
         """Base-bar times processed (warm-up included)."""
         return self._n
 
+    @property
+    def row_open_ms(self) -> int | None:
+        """Open time of the newest row (the one being stepped), if any."""
+        return int(self._data.open_ms[-1]) if self._n else None
+
     def positions(self) -> dict[str, float]:
         """Signed position per traded instrument, as the strategy booked it."""
         out = dict.fromkeys(self.symbols, 0.0)
