@@ -225,8 +225,10 @@ class RunMode(StrEnum):
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="The strategy file to run.")],
-    mode: Annotated[RunMode, typer.Option("--mode", help="backtest, or paper (live is not "
-                                          "implemented yet).")] = RunMode.backtest,
+    mode: Annotated[RunMode, typer.Option("--mode", help="backtest, paper (simulated "
+                                          "fills on a live feed or a replay) or live (real "
+                                          "orders; needs --confirm-live).")
+                    ] = RunMode.backtest,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the output files "
                                              "(default runs/<name>/<UTC timestamp>/).")] = None,
     start: Annotated[str | None, typer.Option("--from", help="First bar (open time), "
@@ -245,11 +247,16 @@ def run(
                                                )] = None,
     speed: Annotated[float, typer.Option("--speed", help="paper --replay: 0 as fast as "
                                          "possible, N for N times real time.")] = 0.0,
-    fresh: Annotated[bool, typer.Option("--fresh", help="paper: start over instead of "
-                                        "resuming the journal (kept as .bak).")] = False,
-    flatten_on_exit: Annotated[bool, typer.Option("--flatten-on-exit", help="paper: on "
-                                                  "SIGINT/SIGTERM also close every "
+    fresh: Annotated[bool, typer.Option("--fresh", help="paper/live: start over instead "
+                                        "of resuming the journal (kept as .bak).")] = False,
+    flatten_on_exit: Annotated[bool, typer.Option("--flatten-on-exit", help="paper/live: "
+                                                  "on SIGINT/SIGTERM also close every "
                                                   "position.")] = False,
+    confirm_live: Annotated[bool, typer.Option("--confirm-live", help="live: required; "
+                                               "without it nothing is sent.")] = False,
+    max_bars: Annotated[int | None, typer.Option("--max-bars", min=1, help="live: stop as "
+                                                 "on SIGTERM after this many live bars.")
+                        ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="backtest: do not write "
                                             "report.html (and report_data/).")] = False,
 ) -> None:
@@ -257,16 +264,25 @@ def run(
     feed or a replay) and write the run's files."""
     from datetime import datetime
 
-    if mode is RunMode.live:
-        typer.echo("runner: error: --mode live is not implemented yet "
-                   "(use --mode backtest or --mode paper)", err=True)
+    if mode is RunMode.live and not confirm_live:
+        typer.echo("runner: error: --mode live sends real orders: add --confirm-live to "
+                   "mean it (nothing was sent)", err=True)
         raise typer.Exit(EXIT_USAGE)
-    paper_only = [flag for flag, used in (("--replay", replay is not None),
-                                          ("--speed", speed != 0.0), ("--fresh", fresh),
-                                          ("--flatten-on-exit", flatten_on_exit)) if used]
-    if mode is RunMode.backtest and paper_only:
-        typer.echo(f"runner: error: {', '.join(paper_only)} only apply to --mode paper",
-                   err=True)
+    misplaced = [flag for flag, used, modes in (
+        ("--replay", replay is not None, (RunMode.paper,)),
+        ("--speed", speed != 0.0, (RunMode.paper,)),
+        ("--fresh", fresh, (RunMode.paper, RunMode.live)),
+        ("--flatten-on-exit", flatten_on_exit, (RunMode.paper, RunMode.live)),
+        ("--confirm-live", confirm_live, (RunMode.live,)),
+        ("--max-bars", max_bars is not None, (RunMode.live,)),
+        ("--from", start is not None and mode is RunMode.live, ()),
+        ("--to", end is not None and mode is RunMode.live, ())) if used and mode not in modes]
+    if misplaced:
+        typer.echo(f"runner: error: {', '.join(misplaced)} do not apply to --mode "
+                   f"{mode.value}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if mode is RunMode.live and data is not None:
+        typer.echo("runner: error: --data is for backtests", err=True)
         raise typer.Exit(EXIT_USAGE)
     if mode is RunMode.paper and data is not None:
         typer.echo("runner: error: --data is for backtests; paper mode replays a file "
@@ -307,6 +323,11 @@ def run(
     from runner.progress import progress_bar
 
     out_dir = out if out is not None else default_out_dir(result.strategy.name)
+    if mode is RunMode.live:
+        _run_live(result, registry, out_dir, explicit_out=out is not None, fresh=fresh,
+                  flatten_on_exit=flatten_on_exit, max_bars=max_bars,
+                  overrides=tuple(o.canonical for o in parsed), as_json=as_json)
+        return
     if mode is RunMode.paper:
         _run_paper(result, registry, out_dir, explicit_out=out is not None,
                    bounds=bounds, replay=replay, speed=speed, fresh=fresh,
@@ -433,6 +454,37 @@ def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit
     if outcome.stats.errors and replay is not None:
         # a replay that lost an instrument's data is not the replay that was asked for
         raise typer.Exit(EXIT_RUNTIME)
+
+
+def _run_live(result: Validated, registry: Registry, out_dir: Path, *, explicit_out: bool,
+              fresh: bool, flatten_on_exit: bool, max_bars: int | None,
+              overrides: tuple[str, ...], as_json: bool) -> None:
+    from runner.errors import RunnerError
+    from runner.live.binding import LiveOptions, print_live_outcome, run_live
+
+    options = LiveOptions(out_dir=out_dir, fresh=fresh, flatten_on_exit=flatten_on_exit,
+                          overrides=overrides, journal_dir=out_dir if explicit_out else None,
+                          status=sys.stderr if sys.stderr.isatty() else None,
+                          max_bars=max_bars)
+    try:
+        outcome = run_live(result, registry, options)
+    except RunnerError as exc:
+        if _State.debug:
+            raise
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    print_live_outcome(outcome, sys.stderr)
+    if outcome.summary is None:
+        typer.echo("runner: no bar was traded; no files written (the journal is "
+                   f"{outcome.journal})", err=True)
+    elif as_json:
+        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
+    else:
+        typer.echo(str(out_dir))
+    if outcome.halted:
+        typer.echo(f"runner: stopped by a risk halt: {outcome.halted}", err=True)
+        raise typer.Exit(EXIT_HALT)
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ from runner.bars.resample import timeframe_ms
 from runner.config.validate import Validated
 from runner.engine.results import strategy_fingerprint
 from runner.engine.strategy_plan import instrument_specs
-from runner.errors import UsageError
+from runner.errors import RunnerError, UsageError
 from runner.journal.store import Event, Journal
 from runner.live.broker import VenueBroker, client_prefix
 from runner.live.router import Router, event_of, pump_user_events
@@ -90,8 +90,11 @@ class LiveOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-class PositionMismatch(UsageError):
-    """The venue holds a position the journal cannot explain."""
+class PositionMismatch(RunnerError):
+    """The venue holds a position the journal cannot explain: the run halts before
+    it sends anything (exit 4, as a risk halt)."""
+
+    exit_code = 4
 
 
 def live_journal_path(validated: Validated, folder: Path | None) -> Path:
@@ -124,7 +127,25 @@ def merged_specs(strategy_specs: Mapping[str, InstrumentSpec],
 
 def run_live(validated: Validated, registry: Registry, options: LiveOptions
              ) -> LiveOutcome:
+    """Trade until SIGINT/SIGTERM, a risk halt or `max_bars` (module docstring)."""
     return asyncio.run(_run(validated, registry, options))
+
+
+def print_live_outcome(outcome: LiveOutcome, out: TextIO) -> None:
+    """What the files do not say, one line each (on stderr)."""
+    stats = outcome.stats
+    print(f"runner: live: {stats.rows} bars, {outcome.sent} orders sent, "
+          f"{outcome.retries} retried; journal {outcome.journal}", file=out)
+    for client_id in outcome.adopted:
+        print(f"runner: warning: venue order {client_id} is not in the journal: adopted as "
+              "external, never touched", file=out)
+    for line in outcome.warnings:
+        print(f"runner: warning: {line}", file=out)
+    for line in stats.errors:
+        print(f"runner: error: {line}", file=out)
+    if stats.dropped:
+        print(f"runner: warning: {stats.dropped} market-data events dropped by full queues",
+              file=out)
 
 
 def _now_ms() -> int:
@@ -496,4 +517,4 @@ async def _reconcile(venue: Venue, router: Router, session: Session,
 
 
 __all__ = ["LiveOptions", "LiveOutcome", "PositionMismatch", "live_journal_path",
-           "merged_specs", "run_live"]
+           "merged_specs", "print_live_outcome", "run_live"]

@@ -68,12 +68,16 @@ def test_replay_json_prints_the_summary(cli_env: dict[str, str], tmp_path: Path,
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--mode", "backtest", "--replay", "x.parquet"),
-     "--replay only apply to --mode paper"),
+     "--replay do not apply to --mode backtest"),
     (("--mode", "paper", "--data", "x.parquet"), "--data is for backtests"),
     (("--mode", "paper", "--replay", "x.parquet", "--speed", "-1"),
      "--speed must be 0 or positive"),
-    (("--mode", "live",), "--mode live is not implemented yet"),
-], ids=["replay-in-backtest", "data-in-paper", "negative-speed", "live"])
+    (("--mode", "live",), "add --confirm-live to mean it (nothing was sent)"),
+    (("--mode", "paper", "--confirm-live"), "--confirm-live do not apply to --mode paper"),
+    (("--mode", "live", "--confirm-live", "--replay", "x.parquet"),
+     "--replay do not apply to --mode live"),
+], ids=["replay-in-backtest", "data-in-paper", "negative-speed", "live-unconfirmed",
+        "confirm-in-paper", "replay-in-live"])
 def test_flag_misuse_exits_2(cli_env: dict[str, str], tmp_path: Path,
                              replay: tuple[Path, str], args: tuple[str, ...],
                              message: str) -> None:

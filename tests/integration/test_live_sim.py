@@ -156,3 +156,35 @@ def test_an_unexplained_position_stops_the_run_before_any_order(registry: Regist
         run_live(live_strategy(registry, tmp_path), sharing(registry, fake),
                  LiveOptions(out_dir=tmp_path / "run", journal_dir=tmp_path, max_bars=3))
     assert [r.client_id for r in fake.submitted] == ["manual-1"]
+
+
+def test_the_cli_runs_live_on_sim_and_refuses_without_credentials(
+        registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`runner run --mode live --confirm-live` end to end in a subprocess on the sim
+    venue; a Binance strategy without its environment variables is a usage error
+    that names them, before anything connects."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "live.yaml"
+    path.write_text(LIVE, encoding="utf-8")
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env["RUNNER_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    done = subprocess.run([sys.executable, "-m", "runner", "run", str(path), "--mode", "live",
+                           "--confirm-live", "--max-bars", "3", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["mode"] == "live"
+    assert (out / "state.sqlite").is_file()
+    binance = path.read_text(encoding="utf-8").replace(VENUE, "{exchange: binance}")
+    path.write_text(binance, encoding="utf-8")
+    env.pop("RUNNER_DISABLE_PLUGIN_AUTOLOAD")
+    done = subprocess.run([sys.executable, "-m", "runner", "run", str(path), "--mode", "live",
+                           "--confirm-live", "--out", str(tmp_path / "b")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "RUNNER_BINANCE_MAIN_API_KEY and RUNNER_BINANCE_MAIN_API_SECRET" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -136,10 +136,10 @@ def test_missing_data_exits_3(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert "not found" in output
 
 
-def test_live_is_a_usage_error(cli_env: dict[str, str]) -> None:
+def test_live_without_confirmation_is_a_usage_error(cli_env: dict[str, str]) -> None:
     code, output = invoke("run", str(EXAMPLE), "--mode", "live")
     assert code == 2
-    assert "not implemented yet" in output
+    assert "--confirm-live" in output and "nothing was sent" in output
 
 
 def test_per_bar_signal_with_state(cli_env: dict[str, str], tmp_path: Path,
