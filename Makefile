@@ -21,11 +21,14 @@ setup: $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 
+PLUGIN_SRC := $(wildcard plugins/*/src)
+PLUGIN_TESTS := $(wildcard plugins/*/tests)
+
 types: setup
-	$(BIN)/mypy runner
+	$(BIN)/mypy runner $(PLUGIN_SRC)
 
 unit: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests $(PLUGIN_TESTS)
 
 # the report's browser test needs headless Chromium: installed when missing and apt-get
 # can (as root); otherwise, or when the install fails, that test skips and says why

@@ -456,6 +456,62 @@ def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit
         raise typer.Exit(EXIT_RUNTIME)
 
 
+data_app = typer.Typer(help="Market data: fetch a venue's history into parquet.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    exchange: Annotated[str, typer.Argument(help="An exchange plugin's name, e.g. binance.")],
+    symbol: Annotated[str, typer.Argument(help="The venue's symbol, e.g. BTCUSDT.")],
+    timeframe: Annotated[str, typer.Argument(help="Bar length, e.g. 1m, 1h, 1d.")],
+    start: Annotated[str, typer.Option("--from", help="First bar (open time), ISO date or "
+                                       "datetime, UTC.")],
+    end: Annotated[str, typer.Option("--to", help="End of the range (exclusive), ISO date "
+                                     "or datetime, UTC.")],
+    out: Annotated[Path | None, typer.Option("--out", help="The parquet file (default "
+                                             "data/SYMBOL-TF.parquet).")] = None,
+    params: Annotated[list[str] | None, typer.Option(
+        "--param", metavar="KEY=VALUE", help="A venue param, as in venue.params "
+        "(e.g. market=futures); repeatable.")] = None,
+) -> None:
+    """Write a venue's closed bars of [--from, --to) to parquet, in the columns the
+    `parquet` data source reads (time = bar open, UTC)."""
+    from datetime import datetime
+
+    from runner.data.fetch import fetch_history
+    from runner.errors import RunnerError
+    from runner.progress import progress_bar
+
+    bounds: list[datetime] = []
+    for flag, text in (("--from", start), ("--to", end)):
+        try:
+            bounds.append(datetime.fromisoformat(text))
+        except ValueError:
+            typer.echo(f"runner: error: {flag} {text!r} is not an ISO date or datetime",
+                       err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+    venue_params: dict[str, Any] = {}
+    for item in params or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            typer.echo(f"runner: error: --param {item!r} is not KEY=VALUE", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        venue_params[key.strip()] = value.strip()
+    path = out if out is not None else Path("data") / f"{symbol}-{timeframe}.parquet"
+    try:
+        with progress_bar(f"{exchange} {symbol} {timeframe}") as update:
+            count = fetch_history(_registry(), exchange, symbol, timeframe, bounds[0],
+                                  bounds[1], path, params=venue_params, progress=update)
+    except RunnerError as exc:
+        if _State.debug:
+            raise
+        typer.echo(f"runner: error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(f"{path} ({count} bars)")
+
+
 def _run_live(result: Validated, registry: Registry, out_dir: Path, *, explicit_out: bool,
               fresh: bool, flatten_on_exit: bool, max_bars: int | None,
               overrides: tuple[str, ...], as_json: bool) -> None:
