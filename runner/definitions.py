@@ -101,6 +101,16 @@ class ExchangeDef:
     capabilities: Capabilities = field(default_factory=Capabilities)
     description: str = ""
     connect: Callable[..., Any] | None = None
+    capabilities_for: Callable[[Any], Capabilities] | None = None
+    """What the venue can do with these `venue.params` (one plugin serving several
+    markets, e.g. spot and futures): the validator checks order rules against it when
+    the params are valid; `capabilities` is then the union, for the schema and docs."""
+
+    def capabilities_with(self, params: BaseModel | None) -> Capabilities:
+        """The capabilities for a strategy's validated `venue.params` (None: unknown)."""
+        if params is None or self.capabilities_for is None:
+            return self.capabilities
+        return self.capabilities_for(params)
 
 
 @dataclass(frozen=True)

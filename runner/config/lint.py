@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
+from pydantic import BaseModel
+
 from runner.config.diagnostics import Diagnostic, Severity
 from runner.config.loader import MISSING, KeyPath, SourceMap, child, format_path
 from runner.config.models import PRICE_FIELDS, OrderRule, Strategy
@@ -41,8 +43,10 @@ class LintResult:
 
 class _Linter:
     def __init__(self, strategy: Strategy, registry: Registry, source: SourceMap,
-                 raw: Mapping[str, object], skip: frozenset[KeyPath] = frozenset()) -> None:
+                 raw: Mapping[str, object], skip: frozenset[KeyPath] = frozenset(),
+                 venue_params: BaseModel | None = None) -> None:
         self.skip = skip
+        self.venue_params = venue_params
         self.s = strategy
         self.registry = registry
         self.source = source
@@ -277,12 +281,13 @@ class _Linter:
 
     def orders(self, scope: Scope) -> None:
         exchange = self.registry.exchanges.get(self.s.venue.exchange)
+        caps = exchange.capabilities_with(self.venue_params) if exchange is not None else None
         for i, rule in enumerate(self.s.orders):
             self.order(i, rule, scope)
-            if exchange is not None:
-                self.capabilities(i, rule, exchange.name, exchange.capabilities)
-        if exchange is not None and self.s.risk.allow_short and \
-                not exchange.capabilities.shorting:
+            if exchange is not None and caps is not None:
+                self.capabilities(i, rule, exchange.name, caps)
+        if exchange is not None and caps is not None and self.s.risk.allow_short and \
+                not caps.shorting:
             self.error(("risk", "allow_short"), "unsupported-by-exchange",
                        f'exchange "{exchange.name}" does not support short positions',
                        "set allow_short: false, or trade on a venue that shorts")
@@ -494,8 +499,9 @@ def _cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
 
 
 def lint(strategy: Strategy, registry: Registry, source: SourceMap,
-         raw: Mapping[str, object], *, skip: frozenset[KeyPath] = frozenset()) -> LintResult:
-    return _Linter(strategy, registry, source, raw, skip).run()
+         raw: Mapping[str, object], *, skip: frozenset[KeyPath] = frozenset(),
+         venue_params: BaseModel | None = None) -> LintResult:
+    return _Linter(strategy, registry, source, raw, skip, venue_params).run()
 
 
 def unused(strategy: Strategy, registry: Registry, source: SourceMap,

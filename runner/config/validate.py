@@ -81,7 +81,8 @@ def validate_loaded(loaded: Loaded, registry: Registry, *, check_env: bool = Fal
         result.indicator_params = blocks.indicator_params
         result.venue_params = blocks.venue_params
         result.data_options = blocks.data_options
-        linted: LintResult = lint(strategy, registry, source, data, skip=misplaced)
+        linted: LintResult = lint(strategy, registry, source, data, skip=misplaced,
+                                  venue_params=blocks.venue_params)
         diagnostics.extend(linted.diagnostics)
         result.expressions = linted.expressions
         if complete and not any(d.severity is Severity.ERROR for d in diagnostics):
