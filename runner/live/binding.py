@@ -15,7 +15,9 @@ In order, a run:
    needs);
 4. reconciles with the venue before trading: working orders with this run's client
    id prefix that the journal does not know are adopted as external and never
-   touched; a position the journal cannot explain halts the run with a message
+   touched; what the account holds at the very first start is its own (the journaled
+   baseline); after that, a position the journal cannot explain halts the run with a
+   message
    (exit 4) before any order is sent;
 5. trades: the venue's closed bars (its bar stream; a bar that comes after a gap
    brings the missed ones from its history first), or bars built from its trades
@@ -205,7 +207,8 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
             loop.add_signal_handler(sig, stop.set)
     base = timeframe_ms(strategy.base_timeframe)
     grace_ms = int(strategy.bars.grace * 1000)
-    resuming = next(journal.events("start"), None) is not None
+    # any event at all: an earlier run (perhaps killed before its start was journaled)
+    resuming = next(journal.events(), None) is not None
     traded_from = next(journal.events("trading_from"), None)
     session = Session(validated, registry, journal=journal,
                       start_ms=int(traded_from.payload["start_ms"]) if traded_from else None,
@@ -239,7 +242,7 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
                 rows.setdefault(event.open_ms, {})[event.symbol] = event.bar
             for open_ms in sorted(rows):
                 session.on_bars(open_ms, rows[open_ms])
-        adopted = await _reconcile(venue, router, session, symbols, resuming)
+        adopted = await _reconcile(venue, router, session, symbols, resuming, warnings)
         journal.record("start", {"mode": "live", "venue": strategy.venue.exchange,
                                  "resumed_bars": restored, "adopted": adopted},
                        event_ms=_now_ms())
@@ -477,7 +480,8 @@ class _History:
 
 
 async def _reconcile(venue: Venue, router: Router, session: Session,
-                     symbols: Sequence[str], resuming: bool) -> list[str]:
+                     symbols: Sequence[str], resuming: bool,
+                     warnings: list[str]) -> list[str]:
     """Before the first order is sent (module docstring, step 4): what the venue knows
     of our orders and fills is taken in (journaled first), orders the journal holds
     but the venue never got are sent, our-prefixed venue orders the journal does not
@@ -499,12 +503,24 @@ async def _reconcile(venue: Venue, router: Router, session: Session,
     known = broker.tracked_clients()
     adopted = sorted(o.client_id for o in await venue.open_orders(symbols)
                      if o.client_id.startswith(broker.prefix) and o.client_id not in known)
-    held = session.positions()
-    expected = broker.expected_positions(held)
+    expected = broker.expected_positions(session.positions())
     reported = {p.symbol: p.quantity for p in await venue.positions(symbols)}
-    wrong = {s: (reported.get(s, 0.0), expected.get(s, 0.0)) for s in symbols
-             if abs(reported.get(s, 0.0) - expected.get(s, 0.0)) > 1e-9 * max(
-                 1.0, abs(expected.get(s, 0.0)))}
+    journal = router.journal
+    recorded = next(journal.events("venue_baseline"), None) if journal is not None else None
+    if recorded is None:
+        # the first start: what the account already holds is its own, not the strategy's
+        baseline = {s: reported.get(s, 0.0) - expected.get(s, 0.0) for s in symbols}
+        if journal is not None:
+            journal.record("venue_baseline", baseline, event_ms=_now_ms())
+        for s, q in sorted(baseline.items()):
+            if q:
+                warnings.append(f"{s}: the account already holds {q:g} on the venue; taken "
+                                "as its own (the strategy trades from 0 on top of it)")
+    else:
+        baseline = {s: float(recorded.payload.get(s, 0.0)) for s in symbols}
+    wrong = {s: (reported.get(s, 0.0), baseline[s] + expected.get(s, 0.0)) for s in symbols
+             if abs(reported.get(s, 0.0) - baseline[s] - expected.get(s, 0.0))
+             > 1e-9 * max(1.0, abs(reported.get(s, 0.0)))}
     if wrong:
         what = ", ".join(f"{s}: venue {v:g}, journal {j:g}" for s, (v, j) in sorted(wrong.items()))
         raise PositionMismatch(

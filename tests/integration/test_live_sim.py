@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -143,19 +144,31 @@ def test_a_restart_resumes_from_the_journal_and_the_venue(registry: Registry,
 
 def test_an_unexplained_position_stops_the_run_before_any_order(registry: Registry,
                                                                tmp_path: Path) -> None:
+    """What the account holds at the first start is its own (a warning); a position
+    changed behind the strategy's back between two runs halts the second one."""
     fake = FakeVenue({}, balances={})
     venue = SimVenue(SimParams(), fake=fake, walk=False)
 
-    async def someone_else_buys() -> None:
+    async def someone_else_buys(client_id: str) -> None:
         await venue.instruments(["AAA"])
-        fake.set_price("AAA", 100.0)
-        fake.submit(OrderRequest("manual-1", "AAA", "buy", "market", 2.0))
+        if fake.last_price("AAA") is None:
+            fake.set_price("AAA", 100.0)
+        fake.submit(OrderRequest(client_id, "AAA", "buy", "market", 2.0))
 
-    asyncio.run(someone_else_buys())
-    with pytest.raises(PositionMismatch, match="AAA: venue 2, journal 0"):
-        run_live(live_strategy(registry, tmp_path), sharing(registry, fake),
-                 LiveOptions(out_dir=tmp_path / "run", journal_dir=tmp_path, max_bars=3))
-    assert [r.client_id for r in fake.submitted] == ["manual-1"]
+    asyncio.run(someone_else_buys("manual-1"))
+    strategy, shared = live_strategy(registry, tmp_path), sharing(registry, fake)
+    first = run_live(strategy, shared, LiveOptions(out_dir=tmp_path / "a",
+                                                   journal_dir=tmp_path, max_bars=3))
+    assert any("already holds 2" in w for w in first.warnings)
+    asyncio.run(someone_else_buys("manual-2"))
+    sent = len(fake.submitted)
+    with pytest.raises(PositionMismatch, match="AAA: venue") as raised:
+        run_live(strategy, shared, LiveOptions(out_dir=tmp_path / "b", journal_dir=tmp_path,
+                                               max_bars=3))
+    found = re.search(r"AAA: venue (\S+), journal ([^);]+)", str(raised.value))
+    assert found is not None
+    assert float(found[1]) - float(found[2]) == 2.0  # the second manual buy
+    assert len(fake.submitted) == sent  # nothing sent
 
 
 def test_the_cli_runs_live_on_sim_and_refuses_without_credentials(
