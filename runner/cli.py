@@ -339,7 +339,7 @@ def run(
         with progress_bar("backtest") as update:
             run_backtest(result, registry, out_dir=out_dir, start=bounds[0], end=bounds[1],
                          data_path=data, overrides=[o.canonical for o in parsed], log=log,
-                         progress=update)
+                         progress=update, keep_frame=not no_report)
     except RunnerError as exc:
         if _State.debug:
             raise
@@ -350,7 +350,7 @@ def run(
         typer.echo(f"runner: warning: data: {warning}", err=True)
     if not no_report:
         _write_report(result, registry, out_dir, bounds=bounds, data=data,
-                      overrides=[o.canonical for o in parsed])
+                      overrides=[o.canonical for o in parsed], frame=log.get("bar_frame"))
     summary_text = (out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n")
     if as_json:
         typer.echo(summary_text)
@@ -368,14 +368,14 @@ def run(
 
 def _write_report(result: Validated, registry: Registry, out_dir: Path, *,
                   bounds: list[datetime | None], data: str | None,
-                  overrides: list[str]) -> None:
+                  overrides: list[str], frame: Any = None) -> None:
     """report.html after a backtest; a failure is a warning (the run's files stand)."""
     from runner.errors import RunnerError
     from runner.report.html import write_backtest_report
 
     try:
         write_backtest_report(out_dir, result, registry, start=bounds[0], end=bounds[1],
-                              data_path=data, overrides=overrides)
+                              data_path=data, overrides=overrides, frame=frame)
     except (RunnerError, OSError, ValueError) as exc:
         if _State.debug:
             raise

@@ -114,13 +114,15 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
                  data_path: str | None = None,
                  overrides: Sequence[str] = (),
                  log: dict[str, Any] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[int, int], None] | None = None,
+                 keep_frame: bool = False) -> dict[str, Any]:
     """Run the strategy over stored history, write the DESIGN §6 files into `out_dir`
     and return the summary. `log`, when given, receives counts of what the summary
     does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
     `expired`; `visited`, the bars the loop stepped; `fast_path`, "used" or why the
     compiled fast path could not run this strategy; `halted`, the reason and time, when
-    the risk gate halted; `data_warnings`, what loading the data found).
+    the risk gate halted; `data_warnings`, what loading the data found; with
+    `keep_frame`, `bar_frame`, the `BarFrame` the run stepped, for the report).
     `progress(done, total)` is called as bars are simulated. Raises `ConfigError` for
     an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
@@ -144,6 +146,8 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     times = wide[CLOSE_TIME][first:]
     start_time, end_time = wide["time"][first], wide[CLOSE_TIME][-1]
     warnings, base_ms = frame.warnings, frame.base_ms
+    if log is not None and keep_frame:
+        log["bar_frame"] = frame  # the report draws from it, rather than loading again
     del inp, prepared, frame, wide  # the bars are done with: lower the peak while writing
     summary = write_results(out_dir, validated, tables, mode="backtest", times=times,
                             start=start_time, end=end_time, base_ms=base_ms,

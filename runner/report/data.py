@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from runner.config.validate import Validated
+from runner.engine.frames import BarFrame
 from runner.plugins import Registry
 
 DATA_DIR = "report_data"
@@ -80,21 +81,24 @@ def _indicator_columns(columns: Sequence[str], symbol: str,
 def write_report_data(out_dir: str | Path, validated: Validated, registry: Registry, *,
                       start: date | datetime | None = None,
                       end: date | datetime | None = None, data_path: str | None = None,
-                      overrides: Sequence[str] = ()) -> Path:
-    """Rebuild the backtest's bar frame and store what the report draws in
-    `out_dir/report_data/` (see the module docstring); returns that folder. Raises
-    what `bar_frame` raises for the data."""
+                      overrides: Sequence[str] = (), frame: BarFrame | None = None) -> Path:
+    """Store what the report draws in `out_dir/report_data/` (see the module
+    docstring) from the backtest's bar frame — `frame`, the one the run stepped, or
+    rebuilt the same way; returns that folder. Raises what `bar_frame` raises for the
+    data."""
     from runner.compile import compile as compile_graph
     from runner.engine.frames import bar_frame
 
     strategy = validated.strategy
     if strategy is None:
         raise ValueError("the strategy is not valid")
-    graph = compile_graph(validated, registry)
-    frame = bar_frame(validated, registry, graph,
-                      start=_utc(start) if start is not None else _utc(strategy.backtest.start),
-                      end=_utc(end) if end is not None else _utc(strategy.backtest.end),
-                      data_path=data_path)
+    if frame is None:
+        graph = compile_graph(validated, registry)
+        frame = bar_frame(validated, registry, graph,
+                          start=_utc(start) if start is not None
+                          else _utc(strategy.backtest.start),
+                          end=_utc(end) if end is not None else _utc(strategy.backtest.end),
+                          data_path=data_path)
     wide = frame.wide.slice(frame.first)
     indicators = list(strategy.indicators)
     parts: list[pl.DataFrame] = []

@@ -281,13 +281,14 @@ def render_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> P
 def write_backtest_report(out_dir: str | os.PathLike[str], validated: Validated,
                           registry: Registry, *, start: date | datetime | None = None,
                           end: date | datetime | None = None, data_path: str | None = None,
-                          overrides: Sequence[str] = ()) -> Path:
-    """After a backtest: store `report_data/` (the series the page draws) and render
-    `report.html` into the run folder; returns the page's path."""
+                          overrides: Sequence[str] = (), frame: Any = None) -> Path:
+    """After a backtest: store `report_data/` (the series the page draws; from `frame`,
+    the run's `BarFrame`, when given) and render `report.html` into the run folder;
+    returns the page's path."""
     from runner.report.data import write_report_data
 
     write_report_data(Path(out_dir), validated, registry, start=start, end=end,
-                      data_path=data_path, overrides=overrides)
+                      data_path=data_path, overrides=overrides, frame=frame)
     return render_report(out_dir)
 
 
