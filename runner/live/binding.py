@@ -263,16 +263,21 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
         if not stop.is_set():
             stats = await executor.run(split.feeds())
         stopped = stop.is_set()
-        journal.record("shutdown", {"flatten": options.flatten_on_exit}, event_ms=_now_ms())
-        broker.closing = True
-        session.shutdown(flatten=options.flatten_on_exit)
-        if not await router.drain(DRAIN_S):
-            warnings.append(f"{len(broker.outbox)} command(s) not sent within {DRAIN_S} s")
-        if not await _settle(broker, DRAIN_S):
-            warnings.append("the venue did not confirm every order's end within "
-                            f"{DRAIN_S} s; the journal holds what it said")
-        journal.record("book", {}, event_ms=_now_ms())
-        session.book(broker.take_all())
+        # the kill switch: cancel, let the venue answer and book it; then, asked to,
+        # close the positions as they now stand (an order in flight may have changed
+        # them) and book that too. Each step is journaled, so a restart redoes it.
+        for flatten in (False, True) if options.flatten_on_exit else (False,):
+            journal.record("shutdown", {"flatten": flatten}, event_ms=_now_ms())
+            broker.closing = True
+            session.shutdown(flatten=flatten)
+            if not await router.drain(DRAIN_S):
+                warnings.append(f"{len(broker.outbox)} command(s) not sent within "
+                                f"{DRAIN_S} s")
+            if not await _settle(broker, DRAIN_S):
+                warnings.append("the venue did not confirm every order's end within "
+                                f"{DRAIN_S} s; the journal holds what it said")
+            journal.record("book", {}, event_ms=_now_ms())
+            session.book(broker.take_all())
     finally:
         await split.aclose()
         for task in helpers:

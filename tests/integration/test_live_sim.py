@@ -201,3 +201,57 @@ def test_the_cli_runs_live_on_sim_and_refuses_without_credentials(
     assert done.returncode == 2, done.stderr
     assert "RUNNER_BINANCE_MAIN_API_KEY and RUNNER_BINANCE_MAIN_API_SECRET" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_kill_switch_flattens_on_the_venue(registry: Registry, tmp_path: Path) -> None:
+    """`--flatten-on-exit`: working orders cancelled, the position closed by a market
+    order the venue fills; the files hold that last fill."""
+    fake = FakeVenue({}, balances={})
+    strategy = live_strategy(registry, tmp_path, extra="")
+    outcome = run_live(strategy, sharing(registry, fake),
+                       LiveOptions(out_dir=tmp_path / "run", journal_dir=tmp_path,
+                                   max_bars=5, flatten_on_exit=True))
+    assert outcome.stopped
+    assert fake.position("AAA") == 0.0
+    assert not fake.open_orders()
+    assert fills_of(tmp_path / "run") == venue_fills(fake)
+    orders = pl.read_csv(tmp_path / "run" / "orders.csv")
+    assert set(orders["status"].to_list()) <= {"filled", "cancelled", "expired"}
+
+
+def test_a_silent_feed_is_reopened_and_journaled(registry: Registry, tmp_path: Path) -> None:
+    """`live.heartbeat`: a bar stream silent that long is opened again (the adapter
+    reconnects) and a warning journaled; the run goes on when prints come back."""
+    fake = FakeVenue({}, balances={})
+    opened: list[int] = []
+
+    class Counting(SimVenue):
+        def bars(self, symbols: Any, timeframe: str) -> Any:
+            opened.append(1)
+            return super().bars(symbols, timeframe)
+
+    sim = registry.exchanges["sim"]
+    quiet = dataclasses.replace(registry, exchanges={**registry.exchanges, "sim": (
+        dataclasses.replace(sim, connect=lambda p, c: Counting(p, fake=fake, walk=False)))})
+    strategy = live_strategy(registry, tmp_path, extra="live: {heartbeat: 0.3}\n")
+
+    async def prints_later() -> None:
+        await asyncio.sleep(1.2)  # longer than the heartbeat: at least two reopenings
+        for _ in range(400):
+            fake.trade("AAA", 100.0, 1.0)
+            await asyncio.sleep(0.01)
+
+    import threading
+
+    def market() -> None:
+        asyncio.run(prints_later())
+
+    thread = threading.Thread(target=market, daemon=True)
+    thread.start()
+    outcome = run_live(strategy, quiet, LiveOptions(out_dir=tmp_path / "run",
+                                                    journal_dir=tmp_path, max_bars=2))
+    thread.join(10)
+    warnings = [p for p in journal_payloads(outcome.journal, "warning") if "feed" in p]
+    assert len(warnings) >= 2 and "silent for 0.3 s" in warnings[0]["feed"]
+    assert len(opened) >= 3
+    assert outcome.stats.rows >= 2
