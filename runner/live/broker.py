@@ -90,6 +90,8 @@ class _Tracked:
     filled: float = 0.0
     """Quantity of this order's fills taken so far (by trade id)."""
     notional: float = 0.0
+    received: float = 0.0
+    """Quantity of this order's fills received (taken or still waiting)."""
     cancel_reason: str = ""
     final: bool = False
     exits_done: bool = False
@@ -195,8 +197,10 @@ class VenueBroker:
         return out
 
     def settled(self) -> bool:
-        """No order is waiting for the venue's last word."""
-        return not any(not t.final for t in self._orders.values())
+        """No order is waiting for the venue's last word: every order is final and
+        every fill its final state counts has been received."""
+        return all(t.final and (t.state is None or t.received >= t.state.filled_quantity
+                                * (1 - 1e-9)) for t in self._orders.values())
 
     def is_working(self, order_id: str) -> bool:
         t = self._orders.get(order_id)
@@ -246,6 +250,9 @@ class VenueBroker:
                 return
             self._seen_trades.add(key)
             self._waiting.setdefault(event.symbol, []).append(event)
+            tracked = self._by_client.get(event.client_id)
+            if tracked is not None:
+                tracked.received += event.quantity
             if self._last_fill_ms is None or event.time_ms > self._last_fill_ms:
                 self._last_fill_ms = event.time_ms
             return

@@ -28,6 +28,7 @@ session ends the run (it is the strategy itself that failed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -111,6 +112,10 @@ class Executor:
         self.on_error = on_error
         self.stats = RunStats()
         self._drop_queues: list[DropOldestQueue] = []
+        self._arrived = asyncio.Event()
+        """Set when a bar (or a feed's end) is queued for the clock, which waits on it
+        instead of polling when every queue is empty: a live bar is stepped as soon
+        as it is built, not up to a poll interval later."""
 
     async def run(self, feeds: Mapping[str, AsyncIterator[MarketEvent]]) -> RunStats:
         """Until every feed ends (a replay), `stop` is set, or the session halts with
@@ -195,6 +200,7 @@ class Executor:
                 if isinstance(event, BarEvent):
                     self.stats.bars += 1
                     await out.put((event.open_ms, event.bar))
+                    self._arrived.set()
                 elif isinstance(event, TradeEvent):
                     self.stats.trades += 1
                     late = builder.late
@@ -222,12 +228,14 @@ class Executor:
         except Exception as exc:
             self._failed(symbol, "bars", exc)
         await out.put(_END)
+        self._arrived.set()
 
     async def _emit(self, bars: list[BuiltBar],
                     out: asyncio.Queue[tuple[int, Bar] | None]) -> None:
         for bar in bars:
             self.stats.bars += 1
             await out.put((bar.open_ms, (bar.open, bar.high, bar.low, bar.close, bar.volume)))
+            self._arrived.set()
 
     async def _clock(self, queues: Mapping[str, asyncio.Queue[tuple[int, Bar] | None]]
                      ) -> None:
@@ -251,7 +259,10 @@ class Executor:
             if not heads:
                 if len(ended) == len(queues):
                     return
-                await asyncio.sleep(0.05)
+                self._arrived.clear()  # no await since the queues were found empty
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await self._arrived.wait()
                 continue
             t = min(open_ms for open_ms, _ in heads.values())
             if not self.lossless and len(heads) + len(ended) < len(queues):

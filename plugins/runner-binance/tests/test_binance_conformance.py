@@ -1,4 +1,4 @@
-"""runner's adapter conformance suite against FakeBinance (spot)."""
+"""runner's adapter conformance suite against FakeBinance, spot and USD-M futures."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from runner.testing.conformance import FakeControls, VenueConformance
 
 
 class BinanceHarness:
-    def __init__(self) -> None:
-        self.server = make_fake()
+    def __init__(self, market: str = "spot") -> None:
+        self.server = make_fake(market)
         self.exchange, self.symbols = BINANCE, ["BTCUSDT"]
         self.controls = FakeControls(self.server.venue, self.server)
 
@@ -28,6 +28,16 @@ class BinanceHarness:
 
 
 class TestBinanceConformance(VenueConformance):
+    """Spot (`/api/v3`, executionReport)."""
+
     @pytest.fixture
     def harness(self) -> BinanceHarness:
-        return BinanceHarness()
+        return BinanceHarness("spot")
+
+
+class TestBinanceFuturesConformance(VenueConformance):
+    """USD-M futures (`/fapi`, ORDER_TRADE_UPDATE, stops through the Algo Service)."""
+
+    @pytest.fixture
+    def harness(self) -> BinanceHarness:
+        return BinanceHarness("futures")

@@ -209,3 +209,20 @@ def test_futures_orders_positions_and_algo_stops() -> None:
             fills = await venue.fills("BTCUSDT", 0)
             assert [f.client_id for f in fills] == ["f-1"]
     run(main())
+
+
+def test_spot_sends_a_reduce_only_sell_as_a_plain_sell() -> None:
+    """Spot cannot be short, so a reduce-only sell (a strategy's `close`) cannot open
+    a position: it goes out as a plain SELL; a reduce-only buy stays Unsupported."""
+    async def main() -> None:
+        async with make_fake() as fake, make_venue(fake) as venue:
+            state = await venue.submit(OrderRequest("r1-close", "BTCUSDT", "sell", "market",
+                                                    0.01, reduce_only=True))
+            assert state.status == "filled"
+            sent = [r for r in fake.requests if r.method == "POST" and r.path == "/api/v3/order"]
+            assert len(sent) == 1 and "reduceOnly" not in sent[0].query
+            assert sent[0].query["side"] == "SELL"
+            with pytest.raises(Unsupported):
+                await venue.submit(OrderRequest("r1-buy", "BTCUSDT", "buy", "market", 0.01,
+                                                reduce_only=True))
+    run(main())

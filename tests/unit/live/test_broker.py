@@ -131,3 +131,16 @@ def test_rejections_and_replays() -> None:
     b.submit(Order("BTCUSDT-0-1", "BTCUSDT", "buy", 1.0))
     assert not b.outbox and b.is_working("BTCUSDT-0-1")
     assert [c.client_id for c in b.unsent()] == [client_order_id(PREFIX, "BTCUSDT-0-1")]
+
+
+def test_an_order_is_settled_only_with_every_fill_its_state_counts() -> None:
+    """A `filled` update can overtake its fills: the stop waits for them."""
+    b = broker()
+    b.submit(Order("BTCUSDT-0-0", "BTCUSDT", "buy", 1.0))
+    assert not b.settled()
+    b.on_venue(state(b, "BTCUSDT-0-0", "filled", 1.0))
+    assert not b.settled()
+    b.on_venue(fill(b, "BTCUSDT-0-0", "a", 0.4, 100.0))
+    assert not b.settled()
+    b.on_venue(fill(b, "BTCUSDT-0-0", "b", 0.6, 100.0))
+    assert b.settled()

@@ -5,7 +5,10 @@ Behaviour, as Binance documents it (rest-api.md "HTTP Return Codes", "LIMITS"):
 - SIGNED calls carry `timestamp` (local clock + the offset to the server's, learned
   from `/api/v3/time` or `/fapi/v1/time` on open) and `recvWindow`; when the server
   still answers -1021 INVALID_TIMESTAMP the offset is re-learned and the call retried
-  once.
+  once. The estimate of the server clock never falls behind a server time already
+  seen (`observe`: the event times of the streams), so a local clock that runs slow
+  (or a server clock that jumps, as a test's simulated one does) neither stamps
+  requests too old nor takes closed klines for open ones.
 - Every response's `X-MBX-USED-WEIGHT-*` and `X-MBX-ORDER-COUNT-*` headers are kept
   (`used_weight`, `order_count`); with `weight_limit` set, a call waits for the next
   minute once the 1-minute weight reaches it.
@@ -63,6 +66,8 @@ class BinanceRest:
         self.sleep = sleep
         self.rng = rng
         self.time_offset_ms = 0
+        self.server_seen_ms = 0
+        """The latest server time seen in a server's message (`observe`)."""
         self.used_weight: dict[str, int] = {}
         """Latest `X-MBX-USED-WEIGHT-<interval>` by interval (`1m`)."""
         self.order_count: dict[str, int] = {}
@@ -84,8 +89,16 @@ class BinanceRest:
             self._session = None
 
     def now_ms(self) -> int:
-        """The server's clock as we estimate it."""
-        return int(self.clock() * 1000) + self.time_offset_ms
+        """The server's clock as we estimate it: the local clock plus the learned
+        offset, and never before a server time already seen."""
+        return max(int(self.clock() * 1000) + self.time_offset_ms, self.server_seen_ms)
+
+    def observe(self, server_ms: object) -> None:
+        """A time the server stamped a message with (an event's `E`): its clock has
+        reached it."""
+        if isinstance(server_ms, int) and not isinstance(server_ms, bool) \
+                and server_ms > self.server_seen_ms:
+            self.server_seen_ms = server_ms
 
     async def sync_time(self) -> int:
         """Learn the offset of the server clock (midpoint of the round trip)."""

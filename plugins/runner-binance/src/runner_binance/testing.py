@@ -448,7 +448,18 @@ class FakeBinance(FakeExchange):
         for name in names:
             by_symbol.setdefault(name.split("@", 1)[0].upper(), []).append(name)
         queue = self.venue.subscribe_trades(list(by_symbol))
+        # a connection opened during a bar gets that bar's close, as Binance's kline
+        # stream does: the window of the symbol's last print is the bar in progress
         bar_open: dict[tuple[str, str], int] = {}
+        for symbol, streams in by_symbol.items():
+            tape = self.venue.tape(symbol) if symbol in self.venue.instruments else []
+            for name in streams:
+                kind = name.split("@", 1)[1]
+                if tape and kind.startswith("kline_"):
+                    tf = kind[len("kline_"):]
+                    step = interval_ms(tf)
+                    last = tape[-1].time_ms
+                    bar_open[(symbol, tf)] = last - last % step
         seq = 0
         try:
             reader = asyncio.ensure_future(self._drain(ws))
@@ -502,13 +513,25 @@ class FakeBinance(FakeExchange):
             if previous is None or previous == window:
                 return []
             out = []
-            for b in self.venue.bars(symbol, tf, previous, window, closed_only=False):
+            for b in self._bars(symbol, tf, previous, window):
                 out.append({"e": "kline", "E": now, "s": symbol, "k": {
                     "t": b.open_ms, "T": b.open_ms + step - 1, "s": symbol, "i": tf,
                     "o": _dec(b.bar[0]), "h": _dec(b.bar[1]), "l": _dec(b.bar[2]),
                     "c": _dec(b.bar[3]), "v": _dec(b.bar[4] or 0), "x": True}})
             return out
         return []
+
+    def _bars(self, symbol: str, tf: str, start_ms: int, end_ms: int) -> list[Any]:
+        """The bars opening in [start_ms, end_ms), built from those prints only (the
+        venue's `bars` rebuilds the whole tape, which a long run cannot afford per
+        kline)."""
+        from runner.bars.ticks import BarBuilder
+        from runner.market import BarEvent
+
+        builder = BarBuilder([tf], grace_ms=0)
+        builder.add_all(self.venue.tape(symbol, start_ms, end_ms))
+        return [BarEvent(symbol, b.open_ms, (b.open, b.high, b.low, b.close, b.volume))
+                for b in builder.flush() if start_ms <= b.open_ms < end_ms]
 
     async def _serve_user(self, ws: FakeSocket) -> None:
         queue = self.venue.subscribe_user()

@@ -19,6 +19,8 @@ orders since December 2025.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -74,6 +76,8 @@ from runner_binance.payloads import (
 from runner_binance.plugin import BinanceParams
 from runner_binance.rest import BinanceRest, Sleep
 from runner_binance.streams import ListenKeyApi, StreamClient, UserDataStream, combined_url
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,11 @@ class BinanceVenue(Venue, ListenKeyApi):
         self._algo: set[str] = set()
         self._last_price: dict[str, float] = {}
         self.account_updates: list[Any] = []
+        self._working: dict[str, str] = {}
+        """Runner client id → symbol of the orders the user stream last saw working."""
+        self._user_fills: set[tuple[str, str]] = set()
+        self.user_backfills = 0
+        """How many times the user stream read over REST what a (re)connect missed."""
         self.listen_key_keepalive_s = 1800.0
         """Balance/position events of the user stream (`payloads.AccountUpdate`, ...)."""
 
@@ -167,8 +176,10 @@ class BinanceVenue(Venue, ListenKeyApi):
     def _state(self, state: OrderState) -> OrderState:
         if state.venue_order_id:
             self._order_clients[(state.symbol, state.venue_order_id)] = state.client_id
-        return replace(state, symbol=self._ours(state.symbol),
+        ours = replace(state, symbol=self._ours(state.symbol),
                        client_id=self._runner_id(state.client_id))
+        self._track_working(ours)
+        return ours
 
     def _fill(self, fill: VenueFill) -> VenueFill:
         client = fill.client_id or self._order_clients.get(
@@ -207,6 +218,7 @@ class BinanceVenue(Venue, ListenKeyApi):
         client = self._stream([f"{self._vs(s).lower()}@{kind}" for s in symbols])
         async for message in client.messages():
             _, data = unwrap(message)
+            self.rest.observe(data.get("E"))
             if data.get("e") in ("trade", "aggTrade"):
                 event = parse_trade(data)
                 self._last_price[event.symbol] = event.trade.price
@@ -226,6 +238,10 @@ class BinanceVenue(Venue, ListenKeyApi):
         client = self._stream([f"{self._vs(s).lower()}@kline_{timeframe}" for s in symbols],
                               on_connect)
         async for message in client.messages():
+            _, data = unwrap(message)
+            self.rest.observe(data.get("E"))
+            if data.get("e") == "kline" and data["k"].get("x"):
+                self.rest.observe(int(data["k"]["T"]) + 1)  # a closed bar: its end passed
             if gaps:
                 gaps.clear()
                 for vs, opened in list(last_open.items()):
@@ -233,7 +249,6 @@ class BinanceVenue(Venue, ListenKeyApi):
                                                     self.rest.now_ms()):
                         last_open[vs] = missed.open_ms
                         yield replace(missed, symbol=self._ours(vs))
-            _, data = unwrap(message)
             if data.get("e") != "kline":
                 continue
             bar = parse_kline(data)
@@ -290,8 +305,11 @@ class BinanceVenue(Venue, ListenKeyApi):
 
     # -- broker -----------------------------------------------------------------------
     def _order_params(self, order: OrderRequest, rules: SymbolRules) -> tuple[str, dict[str, Any]]:
-        if self.market == "spot" and order.reduce_only:
-            raise Unsupported("binance spot has no reduce-only orders (market: futures has)")
+        if self.market == "spot" and order.reduce_only and order.side == "buy":
+            # spot cannot be short, so a reduce-only buy has nothing to reduce; a
+            # reduce-only sell is a plain sell: it can never open a position there
+            raise Unsupported("binance spot has no reduce-only buys (no shorting; "
+                              "market: futures has)")
         btype = to_binance_type(order.type, self.market, order.post_only)
         checked = prepare_order(rules, btype, order.quantity, order.price, order.stop_price,
                                 reference_price=self._last_price.get(rules.symbol))
@@ -479,17 +497,77 @@ class BinanceVenue(Venue, ListenKeyApi):
         return stream
 
     async def user_events(self) -> AsyncIterator[UserEvent]:
+        """Order updates and fills from the listenKey stream. Whatever happened while
+        the stream was not connected (before its first connect, or during a drop) is
+        read over REST on each connect and yielded too: the fills since the last one
+        seen (or since this call) of every symbol this venue has met, and the state
+        of every order last seen working. Repeats are the consumer's to drop (by
+        trade id and cumulative quantity), as with the stream's own."""
         if self.credentials is None:
             raise Unsupported("binance: the user stream needs API credentials")
-        stream = self.user_stream()
-        async for message in stream.events():
-            for item in parse_user_message(message):
-                if isinstance(item, OrderState):
-                    yield self._state(item)
-                elif isinstance(item, VenueFill):
-                    yield self._fill(item)
-                else:
-                    self.account_updates.append(item)
+        queue: asyncio.Queue[UserEvent | BaseException] = asyncio.Queue()
+        since = [self.rest.now_ms()]
+
+        async def caught_up(n: int) -> None:
+            for item in await self._missed_user_events(since[0]):
+                queue.put_nowait(item)
+
+        stream = self.user_stream(on_connect=caught_up)
+
+        async def pump() -> None:
+            try:
+                async for message in stream.events():
+                    _, data = unwrap(message)
+                    self.rest.observe(data.get("E"))
+                    for item in parse_user_message(message):
+                        if isinstance(item, OrderState):
+                            queue.put_nowait(self._state(item))
+                        elif isinstance(item, VenueFill):
+                            queue.put_nowait(self._fill(item))
+                        else:
+                            self.account_updates.append(item)
+            except Exception as exc:  # handed to the consumer, as a stream error
+                queue.put_nowait(exc)
+
+        task = asyncio.create_task(pump())
+        try:
+            while True:
+                event = await queue.get()
+                if isinstance(event, BaseException):
+                    raise event
+                if isinstance(event, VenueFill):
+                    since[0] = max(since[0], event.time_ms)
+                    self._user_fills.add((event.symbol, event.trade_id))
+                yield event
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _track_working(self, state: OrderState) -> None:
+        if state.final:
+            self._working.pop(state.client_id, None)
+        else:
+            self._working[state.client_id] = state.symbol
+
+    async def _missed_user_events(self, since_ms: int) -> list[UserEvent]:
+        """What a (re)connected user stream may have missed (`user_events`). A REST
+        failure here is logged and skipped: the stream itself goes on."""
+        out: list[UserEvent] = []
+        try:
+            symbols = sorted(set(self._names.values()) | set(self._working.values()))
+            for symbol in symbols:
+                out.extend(f for f in await self.fills(symbol, since_ms)
+                           if (f.symbol, f.trade_id) not in self._user_fills)
+            for client_id, symbol in list(self._working.items()):
+                state = await self.order(symbol, client_id)
+                if state is not None:
+                    out.append(state)
+        except (VenueError, Unsupported) as exc:
+            log.info("binance user stream: could not read what a reconnect missed (%s)",
+                     exc)
+        self.user_backfills += 1
+        return out
 
     def is_transient(self, exc: BaseException) -> bool:
         return super().is_transient(exc) or isinstance(exc, asyncio.TimeoutError)
