@@ -4,11 +4,13 @@ Registration is cheap on purpose: `runner validate` loads every plugin, so this 
 imports only pydantic and runner's definitions. aiohttp and websockets are imported by
 `connect`, when a paper or live run actually opens the venue.
 
-Capabilities: one definition serves spot and USD-M futures (`venue.params.market`),
-but `Capabilities` is one static record per exchange, so it declares the *union* of
-the two markets. What only futures has — `reduce_only` and shorting — is refused at
-submit time on spot with `Unsupported`, naming the market. `capabilities_for(market)`
-gives each market's exact set for anyone who can use it.
+Capabilities: one definition serves spot and USD-M futures (`venue.params.market`).
+`capabilities` declares the *union* of the two markets (the schema and docs show it);
+`capabilities_for` gives the validator each market's exact set, so a spot strategy
+with `reduce_only: true` or `allow_short: true` is refused by `runner validate`, with
+its line. At submit time spot still refuses a reduce-only buy (`Unsupported`); a
+reduce-only sell — what `action: close` sends — goes out as a plain sell, since spot
+cannot go short.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ BINANCE = ExchangeDef(
     capabilities=CAPABILITIES,
     description="Binance spot and USD-M futures (REST + websocket streams)",
     connect=connect,
+    capabilities_for=lambda params: capabilities_for(params.market),
 )
 
 
