@@ -306,6 +306,9 @@ def _replay(session: Session, broker: VenueBroker, event: Event) -> None:
     if event.kind == "book":
         session.book(broker.take_all())
         return
+    if event.kind == "suppress_before":
+        broker.suppress_before = int(event.payload["before_ms"])
+        return
     if event.kind not in ("order_update", "venue_fill"):
         return
     answer = event_of(event.kind, event.payload)
@@ -432,7 +435,8 @@ def _overridden(validated: Validated) -> dict[str, set[str]]:
 class _History:
     """The venue's closed bars a run steps before its first live one: after the
     journal's last bar when resuming (orders decided on them are recorded as
-    cancelled, never sent late), else the warm-up (`live.warmup`, default what the
+    cancelled, never sent late; where that starts is journaled, `suppress_before`,
+    so a later restart's replay does the same), else the warm-up (`live.warmup`, default what the
     graph needs), which is not traded. The first live bar's open is where trading
     starts; it is journaled (`trading_from`), so a restart steps the same bars the
     same way."""
@@ -449,6 +453,10 @@ class _History:
             self.journal.record("trading_from", {"start_ms": live_open}, event_ms=_now_ms())
         if session.resume_after_ms is not None:
             self.broker.suppress_before = live_open
+            # journaled ahead of the backfilled bars, so a later restart's replay
+            # suppresses the same orders (else it re-derives them as working ones)
+            self.journal.record("suppress_before", {"before_ms": live_open},
+                                event_ms=_now_ms(), defer=True)
             return session.resume_after_ms + base
         wanted = session.strategy.live.warmup
         if wanted is None:

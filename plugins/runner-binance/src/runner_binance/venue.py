@@ -108,6 +108,11 @@ FUTURES = Endpoints("/fapi/v1/time", "/fapi/v1/exchangeInfo", "/fapi/v1/klines",
                     "/fapi/v1/algoOrder", "/fapi/v1/openAlgoOrders")
 FUTURES_DUPLICATE_CODE = -4116
 """USD-M futures: "ClientOrderId is duplicated"."""
+USER_SINCE_MARGIN_MS = 60_000
+"""How far before its own start `user_events` reads fills on its first connect: our
+estimate of the server clock (local clock + offset) may be ahead of the server's,
+and a fill stamped before the estimate would be missed for good; repeats are
+dropped by trade id."""
 
 
 def venue_symbol(symbol: str) -> str:
@@ -500,13 +505,14 @@ class BinanceVenue(Venue, ListenKeyApi):
         """Order updates and fills from the listenKey stream. Whatever happened while
         the stream was not connected (before its first connect, or during a drop) is
         read over REST on each connect and yielded too: the fills since the last one
-        seen (or since this call) of every symbol this venue has met, and the state
-        of every order last seen working. Repeats are the consumer's to drop (by
-        trade id and cumulative quantity), as with the stream's own."""
+        seen (or since this call, less `USER_SINCE_MARGIN_MS`) of every symbol this
+        venue has met, and the state of every order last seen working. Repeats are the
+        consumer's to drop (by trade id and cumulative quantity), as with the stream's
+        own."""
         if self.credentials is None:
             raise Unsupported("binance: the user stream needs API credentials")
         queue: asyncio.Queue[UserEvent | BaseException] = asyncio.Queue()
-        since = [self.rest.now_ms()]
+        since = [self.rest.now_ms() - USER_SINCE_MARGIN_MS]
 
         async def caught_up(n: int) -> None:
             for item in await self._missed_user_events(since[0]):
