@@ -9,25 +9,29 @@ In order, a run:
 1. reads the credentials from the environment (`RUNNER_<EXCHANGE>_<ACCOUNT>_API_KEY`
    / `_API_SECRET`; none for `sim`), connects, and reads each instrument's metadata
    (the strategy's `instruments:` overrides win, field by field);
-2. opens the journal (`live.state`, else `--out`, else `runs/<name>/live.sqlite`);
-3. warms the indicators with the venue's closed bars (`Venue.klines`; the `data:`
-   history when the venue has none), `live.warmup` of them (default: what the graph
-   needs);
-4. reconciles with the venue before trading: working orders with this run's client
-   id prefix that the journal does not know are adopted as external and never
+2. opens the journal (`live.state`, else `--out`, else `runs/<name>/live.sqlite`)
+   and, when it holds an earlier run, replays it: the journaled bars are stepped
+   again with the venue's answers handed to the broker between them exactly as they
+   first came, so the strategy's state comes back exactly and nothing is sent;
+3. reconciles with the venue before trading: journaled orders the venue never got are
+   sent, fills the journal missed are added, working orders with this strategy's
+   client id prefix that the journal does not know are adopted as external and never
    touched; what the account holds at the very first start is its own (the journaled
    baseline); after that, a position the journal cannot explain halts the run with a
-   message
-   (exit 4) before any order is sent;
+   message (exit 4) before any order is sent;
+4. on a restart, steps the bars that closed while it was down (`_History.catch_up`):
+   the newest trades as it would have live, orders decided on older ones are recorded
+   as cancelled; on a first start, the first live bar brings its warm-up from the
+   venue's history (`live.warmup`, default what the graph needs), not traded;
 5. trades: the venue's closed bars (its bar stream; a bar that comes after a gap
    brings the missed ones from its history first), or bars built from its trades
    (`Executor`, wall clock, grace) when it streams no bars, feed the session, which
    decides per closed bar; the router sends, the user stream books fills; a feed
    silent for `live.heartbeat` (default two bars + 10 s) is opened again (the
    adapter reconnects) and a warning journaled;
-6. stops on SIGINT/SIGTERM or a risk halt: working orders are cancelled (and, with
-   `--flatten-on-exit`, positions closed), the router drains what it holds, the
-   journal is flushed and the DESIGN §6 files are written.
+6. stops on SIGINT/SIGTERM, `max_bars` or a risk halt: working orders are cancelled,
+   the venue's answers awaited and booked; with `--flatten-on-exit` the positions as
+   booked are then closed and booked; the DESIGN §6 files are written.
 """
 
 from __future__ import annotations
@@ -225,7 +229,8 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
     feed = (_bars_from(venue, symbols, history, silence_s, journal) if by_bars
             else _trades_from(venue, symbols, boundary, silence_s, journal))
     split = Demultiplexer(feed, symbols)
-    split.start()  # what comes while the journal is replayed is buffered
+    if not (by_bars and resuming):  # a resumed bar stream starts after the catch-up
+        split.start()  # what comes while the history loads is buffered
     status: StatusLine | None = None
     adopted: list[str] = []
     stats = RunStats()
@@ -243,6 +248,8 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
             for open_ms in sorted(rows):
                 session.on_bars(open_ms, rows[open_ms])
         adopted = await _reconcile(venue, router, session, symbols, resuming, warnings)
+        if by_bars and resuming:
+            await history.catch_up(venue.now_ms())
         journal.record("start", {"mode": "live", "venue": strategy.venue.exchange,
                                  "resumed_bars": restored, "adopted": adopted},
                        event_ms=_now_ms())
@@ -394,7 +401,7 @@ async def _bars_from(venue: Venue, symbols: Sequence[str], history: _History,
     comes the history it needs (`_History.before`), and a bar that comes after a gap
     (a reconnect, a lost message) brings the bars between from the venue's history
     first (journaled as a `gap` warning)."""
-    expected: dict[str, int] = {}
+    expected: dict[str, int] = dict(history.caught_up)  # read once the stream starts
     timeframe, base = history.timeframe, history.session.base_ms
     async for event in _watched(lambda: venue.bars(symbols, timeframe), silence_s, journal):
         if not isinstance(event, BarEvent) or event.symbol not in symbols:
@@ -445,6 +452,45 @@ class _History:
                  journal: Journal, timeframe: str, warnings: list[str]) -> None:
         self.venue, self.session, self.broker = venue, session, broker
         self.journal, self.timeframe, self.warnings = journal, timeframe, warnings
+        self.caught_up: dict[str, int] = {}
+        """Per instrument, the open of the next bar the live stream must bring, once
+        `catch_up` has stepped the ones before it."""
+
+    async def catch_up(self, now_ms: int) -> None:
+        """A restart on a bar stream: step every bar that closed since the journal's
+        last one, up to the venue's `now_ms`, before the stream starts. The newest,
+        which closed less than a bar ago, trades as it would have live; orders decided
+        on older ones are recorded as cancelled, never sent late (journaled as
+        `suppress_before`, so a later replay does the same)."""
+        session, base = self.session, self.session.base_ms
+        if session.resume_after_ms is None:
+            return  # killed before any bar: the first live bar brings the warm-up
+        first = session.resume_after_ms + base
+        upto = now_ms // base * base  # bars opening before it have closed
+        for symbol in session.symbols:
+            self.caught_up[symbol] = max(first, upto)
+        if first >= upto:
+            return
+        rows: dict[int, dict[str, Any]] = {}
+        for symbol in session.symbols:
+            try:
+                bars = await self.venue.klines(symbol, self.timeframe, first, upto)
+            except Exception as exc:
+                self.warnings.append(f"{symbol}: no bars from the venue's history ({exc})")
+                self.caught_up[symbol] = first  # the stream's gap check fetches them
+                continue
+            for bar in bars:
+                if first <= bar.open_ms < upto:
+                    rows.setdefault(bar.open_ms, {})[symbol] = bar.bar
+        newest = upto - base
+        if session.start_ms is None:
+            session.start_ms = newest
+            self.journal.record("trading_from", {"start_ms": newest}, event_ms=_now_ms())
+        self.broker.suppress_before = newest
+        self.journal.record("suppress_before", {"before_ms": newest}, event_ms=_now_ms(),
+                            defer=True)
+        for open_ms in sorted(rows):
+            session.on_bars(open_ms, rows[open_ms])
 
     def _first(self, live_open: int) -> int:
         session, base = self.session, self.session.base_ms

@@ -96,6 +96,9 @@ class SimVenue(Venue):
                                        volatility=self.params.volatility,
                                        trades_per_second=self.params.trades_per_second))
 
+    def now_ms(self) -> int:
+        return self.fake.now_ms()
+
     async def instruments(self, symbols: Sequence[str]) -> dict[str, InstrumentMeta]:
         self._ensure(symbols)
         return {s: self.fake.instruments[s] for s in symbols}

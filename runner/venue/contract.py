@@ -27,6 +27,7 @@ order rules outside `Capabilities`, so live mode never meets one for orders.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -217,6 +218,12 @@ class Venue(abc.ABC):
     async def close(self) -> None:
         """Close every socket and session; idempotent."""
         return None
+
+    def now_ms(self) -> int:
+        """The venue's clock (epoch ms), as well as the adapter knows it: what a bar's
+        close is compared with to tell a bar that just closed from an old one.
+        Default: this machine's clock."""
+        return time.time_ns() // 1_000_000
 
     # -- metadata ---------------------------------------------------------------------
     @abc.abstractmethod

@@ -204,6 +204,11 @@ class BinanceVenue(Venue, ListenKeyApi):
         except KeyError:
             raise KeyError(f"binance {self.market} has no symbol {vs!r}") from None
 
+    def now_ms(self) -> int:
+        """The server's clock as the REST client estimates it (offset, never behind a
+        time the server sent)."""
+        return self.rest.now_ms()
+
     async def instruments(self, symbols: Sequence[str]) -> dict[str, InstrumentMeta]:
         out = {}
         for symbol in symbols:
