@@ -78,8 +78,8 @@ class LiveOptions:
     environ: Mapping[str, str] | None = None
     """Where credentials are read (default: the process environment)."""
     max_bars: int | None = None
-    """Stop, as on SIGTERM, after this many bars built from the live stream
-    (`--max-bars`: a bounded dry run, a smoke test in CI)."""
+    """Stop, as on SIGTERM, after this run traded this many live bars (`--max-bars`:
+    a bounded dry run, a smoke test in CI)."""
 
 
 @dataclass(slots=True)
@@ -265,8 +265,7 @@ async def _trade(validated: Validated, registry: Registry, options: LiveOptions,
         if status is not None:
             helpers.append(asyncio.create_task(status.run()))
         if options.max_bars is not None:
-            helpers.append(asyncio.create_task(_stop_after(executor.stats, options.max_bars,
-                                                           stop)))
+            helpers.append(asyncio.create_task(_stop_after(session, options.max_bars, stop)))
         if not stop.is_set():
             stats = await executor.run(split.feeds())
         stopped = stop.is_set()
@@ -325,8 +324,11 @@ def _replay(session: Session, broker: VenueBroker, event: Event) -> None:
         broker.rejected(str(event.payload["client_id"]), str(event.payload.get("reason", "")))
 
 
-async def _stop_after(stats: RunStats, rows: int, stop: asyncio.Event) -> None:
-    while stats.rows < rows:
+async def _stop_after(session: Session, rows: int, stop: asyncio.Event) -> None:
+    """`max_bars`: stop once this run traded `rows` bars (its warm-up, the journal's
+    bars and a restart's catch-up do not count)."""
+    until = session.traded_rows + rows
+    while session.traded_rows < until:
         await asyncio.sleep(0.005)
     stop.set()
 

@@ -355,6 +355,11 @@ class Session:
         return self._n
 
     @property
+    def traded_rows(self) -> int:
+        """Rows stepped by the strategy (warm-up excluded), restored ones included."""
+        return self._visited
+
+    @property
     def row_open_ms(self) -> int | None:
         """Open time of the newest row (the one being stepped), if any."""
         return int(self._data.open_ms[-1]) if self._n else None
