@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from runner.config.diagnostics import Diagnostic
     from runner.config.validate import Validated
+    from runner.errors import RunnerError
     from runner.plugins import Registry
 
 from runner._version import __version__
@@ -341,11 +342,7 @@ def run(
                          data_path=data, overrides=[o.canonical for o in parsed], log=log,
                          progress=update, keep_frame=not no_report)
     except RunnerError as exc:
-        if _State.debug:
-            raise
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+        _fail(exc)
     for warning in log.get("data_warnings", ()):
         typer.echo(f"runner: warning: data: {warning}", err=True)
     if not no_report:
@@ -422,6 +419,32 @@ def report(
         webbrowser.open(page.resolve().as_uri())
 
 
+def _fail(exc: RunnerError) -> NoReturn:
+    """A runner error as one line on stderr and its exit code (the traceback only
+    under `--debug`)."""
+    if _State.debug:
+        raise exc
+    message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
+    raise typer.Exit(exc.exit_code) from None
+
+
+def _streaming_end(written: bool, journal: Path, out_dir: Path, as_json: bool,
+                   halted: str) -> None:
+    """The end of a paper or live run: the run folder (or summary.json), and exit 4
+    after a risk halt."""
+    if not written:
+        typer.echo("runner: no bar was traded; no files written (the journal is "
+                   f"{journal})", err=True)
+    elif as_json:
+        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
+    else:
+        typer.echo(str(out_dir))
+    if halted:
+        typer.echo(f"runner: stopped by a risk halt: {halted}", err=True)
+        raise typer.Exit(EXIT_HALT)
+
+
 def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit_out: bool,
                bounds: list[datetime | None], replay: str | None, speed: float, fresh: bool,
                flatten_on_exit: bool, overrides: tuple[str, ...], as_json: bool) -> None:
@@ -435,22 +458,10 @@ def _run_paper(result: Validated, registry: Registry, out_dir: Path, *, explicit
     try:
         outcome = run_paper(result, registry, options)
     except RunnerError as exc:
-        if _State.debug:
-            raise
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+        _fail(exc)
     print_outcome(outcome)
-    if outcome.summary is None:
-        typer.echo("runner: no bar was traded; no files written (the journal is "
-                   f"{outcome.journal})", err=True)
-    elif as_json:
-        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
-    else:
-        typer.echo(str(out_dir))
-    if outcome.halted:
-        typer.echo(f"runner: stopped by a risk halt: {outcome.halted}", err=True)
-        raise typer.Exit(EXIT_HALT)
+    _streaming_end(outcome.summary is not None, outcome.journal, out_dir, as_json,
+                   outcome.halted)
     if outcome.stats.errors and replay is not None:
         # a replay that lost an instrument's data is not the replay that was asked for
         raise typer.Exit(EXIT_RUNTIME)
@@ -525,22 +536,10 @@ def _run_live(result: Validated, registry: Registry, out_dir: Path, *, explicit_
     try:
         outcome = run_live(result, registry, options)
     except RunnerError as exc:
-        if _State.debug:
-            raise
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        typer.echo(f"runner: error: {message or type(exc).__name__}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+        _fail(exc)
     print_live_outcome(outcome, sys.stderr)
-    if outcome.summary is None:
-        typer.echo("runner: no bar was traded; no files written (the journal is "
-                   f"{outcome.journal})", err=True)
-    elif as_json:
-        typer.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip("\n"))
-    else:
-        typer.echo(str(out_dir))
-    if outcome.halted:
-        typer.echo(f"runner: stopped by a risk halt: {outcome.halted}", err=True)
-        raise typer.Exit(EXIT_HALT)
+    _streaming_end(outcome.summary is not None, outcome.journal, out_dir, as_json,
+                   outcome.halted)
 
 
 def main() -> None:

@@ -57,6 +57,7 @@ from runner.market import BarEvent, MarketEvent, TradeBatch, TradeEvent
 from runner.plugins import Registry
 from runner.runtime.executor import Executor, RunStats
 from runner.runtime.feeds import Demultiplexer
+from runner.runtime.paper import journal_path
 from runner.runtime.session import Session
 from runner.runtime.status import StatusLine
 from runner.sim.orders import InstrumentSpec
@@ -104,13 +105,9 @@ class PositionMismatch(RunnerError):
 
 
 def live_journal_path(validated: Validated, folder: Path | None) -> Path:
-    strategy = validated.strategy
-    assert strategy is not None
-    if strategy.live.state:
-        return Path(strategy.live.state)
-    if folder is not None:
-        return folder / "state.sqlite"
-    return Path("runs") / strategy.name / "live.sqlite"
+    """`live.state`, else `state.sqlite` in `--out`, else `runs/<name>/live.sqlite`
+    (not the paper journal's name: a paper and a live run of one strategy keep apart)."""
+    return journal_path(validated, folder, mode="live", default="live.sqlite")
 
 
 def merged_specs(strategy_specs: Mapping[str, InstrumentSpec],

@@ -91,14 +91,18 @@ class PaperOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def journal_path(validated: Validated, folder: Path | None) -> Path:
+def journal_path(validated: Validated, folder: Path | None, *, mode: str = "paper",
+                 default: str = "state.sqlite") -> Path:
+    """Where a streaming run's journal lives: `paper.state` / `live.state`, else
+    `state.sqlite` in `folder` (`--out`), else `runs/<name>/<default>`."""
     strategy = validated.strategy
     assert strategy is not None
-    if strategy.paper.state:
-        return Path(strategy.paper.state)
+    state = strategy.live.state if mode == "live" else strategy.paper.state
+    if state:
+        return Path(state)
     if folder is not None:
         return folder / "state.sqlite"
-    return Path("runs") / strategy.name / "state.sqlite"
+    return Path("runs") / strategy.name / default
 
 
 def _utc_ms(value: datetime | None) -> int | None:
