@@ -33,7 +33,7 @@ import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +43,13 @@ import polars as pl
 from runner.compile import compile as compile_graph
 from runner.config.validate import Validated
 from runner.engine.fastpath import simulate_fast, why_not_fast
-from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame
+from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame, utc_datetime
 from runner.engine.results import write_results
 from runner.engine.simulate import SimInput, simulate
 from runner.engine.strategy_plan import instrument_specs, plan_strategy, strategy_params
 from runner.engine.tables import tables_of
 from runner.errors import ConfigError, UsageError
 from runner.plugins import Registry
-
-
-def _utc(value: date | datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.combine(value, time(0), tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +70,8 @@ def prepare(validated: Validated, registry: Registry, *,
     if strategy is None:
         raise ConfigError(validated.errors)
     graph = compile_graph(validated, registry)
-    run_start = _utc(start) if start is not None else _utc(strategy.backtest.start)
-    run_end = _utc(end) if end is not None else _utc(strategy.backtest.end)
+    run_start = utc_datetime(start) if start is not None else utc_datetime(strategy.backtest.start)
+    run_end = utc_datetime(end) if end is not None else utc_datetime(strategy.backtest.end)
     frame = bar_frame(validated, registry, graph, start=run_start, end=run_end,
                       data_path=data_path)
     wide, symbols, first = frame.wide, frame.symbols, frame.first

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import polars as pl
@@ -47,6 +47,16 @@ from runner.plugins import Registry
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 CLOSE_TIME = "__close_time"
 """The wide frame's column of base-bar close times: when each row is known."""
+
+
+def utc_datetime(value: date | datetime | None) -> datetime | None:
+    """A `--from`/`--to` or `backtest.start/end` value as an aware UTC datetime: naive
+    datetimes are UTC, a date is its 00:00 UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.combine(value, time(0), tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,4 +223,5 @@ def bar_frame(validated: Validated, registry: Registry, graph: Graph, *,
     return BarFrame(wide, symbols, first, base_ms, tuple(warnings))
 
 
-__all__ = ["CLOSE_TIME", "PRICE_FIELDS", "BarFrame", "bar_frame", "needed_indicators"]
+__all__ = ["CLOSE_TIME", "PRICE_FIELDS", "BarFrame", "bar_frame", "needed_indicators",
+           "utc_datetime"]

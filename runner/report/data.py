@@ -22,14 +22,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from runner.config.validate import Validated
-from runner.engine.frames import BarFrame
+from runner.engine.frames import BarFrame, utc_datetime
 from runner.plugins import Registry
 
 DATA_DIR = "report_data"
@@ -38,14 +38,6 @@ STRATEGY_FILE = "strategy.yaml"
 META_FILE = "meta.json"
 MAX_CANDLES = 5000
 PRICE_COLUMNS = ("open", "high", "low", "close")
-
-
-def _utc(value: date | datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.combine(value, time(0), tzinfo=UTC)
 
 
 def downsample_bars(frame: pl.DataFrame, indicators: Sequence[str],
@@ -95,9 +87,10 @@ def write_report_data(out_dir: str | Path, validated: Validated, registry: Regis
     if frame is None:
         graph = compile_graph(validated, registry)
         frame = bar_frame(validated, registry, graph,
-                          start=_utc(start) if start is not None
-                          else _utc(strategy.backtest.start),
-                          end=_utc(end) if end is not None else _utc(strategy.backtest.end),
+                          start=utc_datetime(start) if start is not None
+                          else utc_datetime(strategy.backtest.start),
+                          end=utc_datetime(end) if end is not None
+                          else utc_datetime(strategy.backtest.end),
                           data_path=data_path)
     wide = frame.wide.slice(frame.first)
     indicators = list(strategy.indicators)
