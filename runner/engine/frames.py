@@ -102,16 +102,23 @@ def needed_indicators(strategy: Strategy, refs: Sequence[Ref],
     return needed
 
 
+def indicator_sources(given: str | Mapping[str, str] | None,
+                      roles: Sequence[str]) -> dict[str, str]:
+    """Which column each input role of an indicator reads: the role's own name, unless
+    `input:` names another (a string for the first role, a mapping for any)."""
+    sources: dict[str, str] = {role: role for role in roles}
+    if isinstance(given, str):
+        sources[roles[0]] = given
+    elif isinstance(given, Mapping):
+        sources.update(given)
+    return sources
+
+
 def _compute_indicator(frame: pl.DataFrame, name: str, strategy: Strategy,
                        validated: Validated, registry: Registry) -> pl.DataFrame:
     spec = strategy.indicators[name]
     definition = registry.indicators[spec.type]
-    roles = definition.inputs
-    sources: dict[str, str] = {role: role for role in roles}
-    if isinstance(spec.input, str):
-        sources[roles[0]] = spec.input
-    elif isinstance(spec.input, dict):
-        sources.update(spec.input)
+    sources = indicator_sources(spec.input, definition.inputs)
     for role, source in sources.items():
         if source not in frame.columns:
             raise UsageError(f'indicator "{name}": input {role} = "{source}" is not a column '

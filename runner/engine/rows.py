@@ -39,7 +39,7 @@ from runner.bars.resample import timeframe_ms, window_anchor_ms
 from runner.compile.graph import Graph
 from runner.config.models import Strategy
 from runner.config.validate import Validated
-from runner.engine.frames import CLOSE_TIME, PRICE_FIELDS, needed_indicators
+from runner.engine.frames import CLOSE_TIME, PRICE_FIELDS, indicator_sources, needed_indicators
 from runner.errors import UsageError
 from runner.indicators.api import IncrementalIndicator, incremental
 from runner.market import Bar
@@ -94,12 +94,7 @@ def _indicators(strategy: Strategy, validated: Validated, registry: Registry,
     for name in names:
         spec = strategy.indicators[name]
         definition = registry.indicators[spec.type]
-        roles = definition.inputs
-        sources: dict[str, str] = {role: role for role in roles}
-        if isinstance(spec.input, str):
-            sources[roles[0]] = spec.input
-        elif isinstance(spec.input, dict):
-            sources.update(spec.input)
+        sources = indicator_sources(spec.input, definition.inputs)
         for role, source in sources.items():
             if source not in columns:
                 raise UsageError(f'indicator "{name}": input {role} = "{source}" is not a '
