@@ -85,7 +85,7 @@ def run_with_faults(registry: Registry, tmp_path: Path, bars: int, *, seed: int 
     market = MarketThread(api_key=api_key, api_secret=api_secret)
     market.__enter__()
     windows = walk(seed, HISTORY + bars + 50)
-    driver = Driver(market, windows, quiet_s=0.02)
+    driver = Driver(market, windows, quiet_s=0.01)
     market.call(lambda: driver.history(HISTORY))
     strategy = validated(registry, strategy_yaml(market.fake), tmp_path)
     fake, venue = market.fake, market.venue
