@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml examples/*/pyprojec
 	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach d,$(PLUGIN_DIRS),-e $(d))
 	@touch $@
 
+# the hot numba kernels compiled ahead of time (runner/native): a run then needs no
+# numba; without a C compiler this says so and every kernel runs through the JIT
 setup: $(STAMP)
+	@$(BIN)/python -m runner.native.build --if-stale || true
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,7 +17,8 @@ the same log counts (only `visited` is the kernel's own count), for the inputs
 - no instrument has a `lot_size` (lot rounding goes through Python's `round`, which a
   compiled loop cannot repeat bit for bit); every symbol has an instrument spec.
 
-How: the numba kernels (`runner.engine.fastpath_kernel`, imported on first use) step
+How: the numba kernels (`runner.engine.fastpath_kernel`, compiled ahead of time by
+`runner.native` when built, else imported and JIT-compiled on first use) step
 the same bars `simulate` visits and make every decision — cooldown, `max_entries`,
 sizing and the min-notional drop, the `allow_short` check, placement, reduce-only
 clipping and cancelling at fill time, fill prices, fees, the engine's and the
@@ -36,11 +37,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from runner.engine import fastpath_codes as fk
 from runner.engine.outputs import FILL_SCHEMA, ORDER_SCHEMA
 from runner.engine.plan import Columns
 from runner.engine.simulate import EXIT_KEYS, SimInput
 from runner.engine.sizing import SizeSpec, size_order
 from runner.engine.tables import TRADE_SCHEMA, RunTables, equity_curve
+from runner.native import kernel_module
 from runner.sim.orders import min_notional_reason
 
 _FAST_SIZES = ("quantity", "notional")
@@ -121,7 +124,7 @@ def simulate_fast(inp: SimInput, *,
     reason = why_not_fast(inp)
     if reason is not None:
         raise ValueError(f"simulate_fast cannot run this input: {reason}")
-    from runner.engine import fastpath_kernel as fk
+    kernels = kernel_module("runner.engine.fastpath_kernel")
 
     strategy = inp.strategy
     symbols = inp.symbols
@@ -155,7 +158,7 @@ def simulate_fast(inp: SimInput, *,
     rules = [plan.rule for plan in plans]
     specs = [inp.specs[s] for s in symbols]
     model = strategy.backtest
-    out = fk.run_kernel(
+    out = kernels.run_kernel(
         first, n, cand_bar, cand_pair, cand_when, cand_size,
         np.array([r for r, _ in pairs], dtype=np.int64).reshape(-1),
         np.array([sym_of[s] for _, s in pairs], dtype=np.int64).reshape(-1),

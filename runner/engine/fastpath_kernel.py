@@ -11,7 +11,8 @@ as Python evaluates it (`b if b > a else a`) so NaNs and signed zeros fall the s
 way.
 
 Imported lazily: compiling (or loading the cache) costs the CLI's import path
-nothing unless the fast path runs.
+nothing unless the fast path runs, and not at all when `run_kernel` is compiled
+ahead of time (`runner.native`).
 """
 
 from __future__ import annotations
@@ -21,18 +22,16 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-KIND_PLACED = 0
-KIND_SIZE_DROP = 1
-"""Dropped by sizing (`size_order` gave a reason): the row carries the template."""
-KIND_NOTIONAL_DROP = 2
-"""A close order dropped by `conform` (min notional)."""
-KIND_RISK_REJECT = 3
-KIND_REJECTED = 4
-"""Submitted and rejected by the engine (a quantity that is not finite)."""
-
-STATUS_OPEN = 0
-STATUS_FILLED = 1
-STATUS_CANCELLED = 2
+from runner.engine.fastpath_codes import (
+    KIND_NOTIONAL_DROP,
+    KIND_PLACED,
+    KIND_REJECTED,
+    KIND_RISK_REJECT,
+    KIND_SIZE_DROP,
+    STATUS_CANCELLED,
+    STATUS_FILLED,
+    STATUS_OPEN,
+)
 
 _EPS = 1e-9
 

@@ -4,7 +4,7 @@ Each function takes the indicator's input expressions by role and its validated
 params, and returns one polars expression per output (or one struct expression for
 a multi-output kernel), so the compiler can put every indicator of a strategy into
 a single `with_columns` pass. Windowed and recursive ones run numba kernels
-(`kernels.py`); element-wise ones are plain expressions.
+(`kernels.py`, through `runner.native`); element-wise ones are plain expressions.
 
 TA-Lib is the reference, including its seeding rules (an EMA starts from the SMA of
 its first `period` values; Wilder averages from the mean of the first `period`
@@ -20,7 +20,10 @@ from typing import Any
 import polars as pl
 
 from runner.indicators.columns import full_height, kernel_column, kernel_columns
-from runner.indicators.core import kernels as k
+from runner.native import kernel_module
+
+k = kernel_module("runner.indicators.core.kernels")
+"""The kernels, compiled ahead of time when built (`runner.native`), else by numba."""
 
 Inputs = Mapping[str, pl.Expr]
 Outputs = dict[str, pl.Expr]
