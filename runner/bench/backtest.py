@@ -10,21 +10,27 @@ shipped: regenerated on demand).
 
 For every case it measures:
 - `first_process_s`: the first fresh `python -m runner run ...` process, which may
-  include compiling the numba kernels into their on-disk cache (once per install);
-- `cold_wall_s`: a second fresh process (imports and data cold, compiled kernels
-  cached), wall time, and its peak RSS (`os.wait4`'s `ru_maxrss`): what a user waits
-  for on every later run;
-- `in_process_s` / `bars_per_s`: `run_backtest` called twice in this process, the
-  second timed (imports, JIT and caches warm): the engine's throughput.
+  include compiling numba kernels into their on-disk cache (once per install);
+- `cold_wall_s`: the median of `--runs` more fresh processes (imports and data cold,
+  bytecode and compiled kernels cached), wall time, and the peak RSS (`os.wait4`'s
+  `ru_maxrss`): what a user waits for on every later run;
+- `in_process_s` / `in_process_bars_per_s`: `run_backtest` called twice in this
+  process, the second timed (imports and caches warm), split into `phases_s`: `load`
+  (reading and checking the parquet file), `engine` (indicators, signals, candidate
+  bars, the simulation and its tables: the bars in memory, what vectorbt's
+  `compute_s` measures), `prepare` (load + indicators + signals), `simulate` and
+  `write` (metrics and every DESIGN §6 file); `engine_bars_per_s` is bars / engine.
 Also 100 instruments x 100k bars, reported per (bar x instrument) next to the
 single-instrument cost per bar.
 
 vectorbt, when `--vectorbt-python` names an interpreter that has it (`pip install
 vectorbt "plotly<7"`), runs the same strategy on the same file (`from_signals` on the
-next bar's open with the same fees and slippage): cold wall time in a fresh process
-and the warm computation time, and its trade count next to runner's. Both start with
-1e9 cash: vectorbt's cash limits what it can buy and runner's margin-style cash does
-not, so with little cash their trades part ways once the price outgrows it.
+next bar's open with the same fees and slippage): cold wall time in fresh processes,
+the warm time of a whole run (read the parquet, compute, write the trades) and of its
+computation alone (`compute_s`: the moving averages, the crosses, `from_signals` and
+the trade records), and its trade count next to runner's. Both start with 1e9 cash:
+vectorbt's cash limits what it can buy and runner's margin-style cash does not, so
+with little cash their trades part ways once the price outgrows it.
 
 Targets (issue 4): 1M bars cold <= 1.2 s, in-process >= 10M bars/s, 10M bars cold
 <= 6 s with peak RSS < 2 GiB, 100 x 100k within 2x the single-instrument time per bar.
@@ -36,6 +42,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +89,7 @@ import vectorbt as vbt
 path, out, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def run():
     df = pd.read_parquet(path)
+    t1 = time.perf_counter()
     close, open_ = df["close"], df["open"]
     fast = vbt.MA.run(close, 10).ma
     slow = vbt.MA.run(close, 30).ma
@@ -91,14 +99,18 @@ def run():
     pf = vbt.Portfolio.from_signals(close, entries, exits, price=open_, size=1.0,
                                     fees=0.0004, slippage=0.0001, init_cash=1_000_000_000,
                                     freq="1min")
-    pf.trades.records_readable.to_csv(out)
-    return pf
-pf = run()
+    records = pf.trades.records_readable
+    compute = time.perf_counter() - t1
+    records.to_csv(out)
+    return pf, compute
+pf, _ = run()
 cold = time.perf_counter() - t0
-warm = []
+warm, compute = [], []
 for _ in range(repeat):
-    t1 = time.perf_counter(); pf = run(); warm.append(time.perf_counter() - t1)
-print(cold, min(warm) if warm else float("nan"), pf.trades.count())
+    t1 = time.perf_counter(); pf, c = run(); warm.append(time.perf_counter() - t1)
+    compute.append(c)
+print(cold, min(warm) if warm else float("nan"), min(compute) if compute else float("nan"),
+      pf.trades.count())
 """
 
 
@@ -131,10 +143,18 @@ def write_strategy(folder: Path, symbols: list[str], path_template: str) -> Path
     return file
 
 
+def child_env() -> dict[str, str]:
+    """The environment of the timed processes: this one's, but with bytecode caching
+    on, as in any installed Python (a sandbox's PYTHONDONTWRITEBYTECODE would make every
+    cold process compile every module from source, for vectorbt as for runner)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed_process(args: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (GiB) and stdout of a child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=child_env())
     assert proc.stdout is not None and proc.stderr is not None
     out = proc.stdout.read().decode()
     err = proc.stderr.read().decode()
@@ -146,39 +166,73 @@ def timed_process(args: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 2**20, out
 
 
-def runner_case(file: Path, data: str, out: Path) -> dict[str, Any]:
-    """Cold process, then warm in-process timing."""
+def cold_runs(command: list[str], runs: int) -> tuple[float, float, list[float]]:
+    """The median wall time of `runs` fresh processes (a 2-core VM's timings wander
+    by tens of percent), the largest peak RSS, and every wall time."""
+    walls, peak = [], 0.0
+    for _ in range(runs):
+        wall, rss, _ = timed_process(command)
+        walls.append(round(wall, 3))
+        peak = max(peak, rss)
+    return statistics.median(walls), peak, walls
+
+
+def runner_case(file: Path, data: str, out: Path, runs: int) -> dict[str, Any]:
+    """Cold processes, then warm in-process timing, split into phases."""
     from runner.config.validate import validate_file
+    from runner.engine import frames
     from runner.engine.backtest import run_backtest
     from runner.plugins import load_registry
 
     command = [sys.executable, "-m", "runner", "run", str(file), "--mode", "backtest",
                "--data", data, "--out", str(out / "cold"), "--no-report"]
     first, _, _ = timed_process(command)
-    cold, rss, _ = timed_process(command)
+    cold, rss, walls = cold_runs(command, runs)
     registry = load_registry()
     validated = validate_file(file, registry)
     run_backtest(validated, registry, out_dir=out / "warm", data_path=data)
-    start = time.perf_counter()
-    summary = run_backtest(validated, registry, out_dir=out / "warm", data_path=data)
-    warm = time.perf_counter() - start
+    log: dict[str, Any] = {}
+    loading = [0.0]
+    real_load = vars(frames)["load_bars"]
+
+    def timed_load(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return real_load(*args, **kwargs)
+        finally:
+            loading[0] += time.perf_counter() - start
+
+    vars(frames)["load_bars"] = timed_load  # bench-only instrumentation
+    try:
+        start = time.perf_counter()
+        summary = run_backtest(validated, registry, out_dir=out / "warm", data_path=data,
+                               log=log)
+        warm = time.perf_counter() - start
+    finally:
+        vars(frames)["load_bars"] = real_load
+    seconds = log["seconds"]
+    # the engine: indicators, signals, the simulation and its tables, bars in memory
+    engine = seconds["prepare"] - loading[0] + seconds["simulate"]
+    phases = {"load": loading[0], "engine": engine, **seconds}
     return {"first_process_s": round(first, 3), "cold_wall_s": round(cold, 3),
-            "peak_rss_gib": round(rss, 3),
-            "in_process_s": round(warm, 3), "bars": summary["bars"],
-            "trades": summary["trades"]}
+            "cold_walls_s": walls, "peak_rss_gib": round(rss, 3),
+            "in_process_s": round(warm, 3),
+            "phases_s": {k: round(v, 3) for k, v in phases.items()},
+            "bars": summary["bars"], "trades": summary["trades"]}
 
 
-def vectorbt_case(python: str, data: Path, out: Path) -> dict[str, Any]:
+def vectorbt_case(python: str, data: Path, out: Path, runs: int) -> dict[str, Any]:
     script = out / "vbt.py"
     script.write_text(VECTORBT, encoding="utf-8")
     once = [python, str(script), str(data), str(out / "vbt.csv"), "0"]
     first, _, _ = timed_process(once)
-    wall, rss, _ = timed_process(once)
+    wall, rss, walls = cold_runs(once, runs)
     _, _, text = timed_process([*once[:-1], "2"])  # two more runs in one process: warm
-    _, warm, trades = text.split()
+    _, warm, compute, trades = text.split()
     # trades: vectorbt counts a position still open at the end, runner's trades.csv not
     return {"first_process_s": round(first, 3), "cold_wall_s": round(wall, 3),
-            "peak_rss_gib": round(rss, 3), "warm_s": round(float(warm), 3),
+            "cold_walls_s": walls, "peak_rss_gib": round(rss, 3),
+            "warm_s": round(float(warm), 3), "compute_s": round(float(compute), 3),
             "trades": int(trades)}
 
 
@@ -191,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vectorbt-python", default=os.environ.get("VECTORBT_PYTHON"))
     parser.add_argument("--data-dir", default=str(DATA),
                         help="where the generated bars are kept (default bench/data)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="cold processes per case; their median is reported")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
 
@@ -204,21 +260,26 @@ def main(argv: list[str] | None = None) -> int:
             write_bars(data, size, seed=size % 1000 + 7)
             template = str(data_dir / "{symbol}-1m.parquet")
             file = write_strategy(work, [f"SMA{size}"], template)
-            case = runner_case(file, template, work / str(size))
+            case = runner_case(file, template, work / str(size), args.runs)
             case["in_process_bars_per_s"] = round(case["bars"] / case["in_process_s"])
+            case["engine_bars_per_s"] = round(case["bars"] / case["phases_s"]["engine"])
             results["single"][str(size)] = case
+            phases = ", ".join(f"{k} {v:.3f}" for k, v in case["phases_s"].items())
             print(f"runner   {size:>10,} bars: first {case['first_process_s']:.2f} s, "
-                  f"cold {case['cold_wall_s']:.2f} s, "
+                  f"cold {case['cold_wall_s']:.2f} s (median of {case['cold_walls_s']}), "
                   f"rss {case['peak_rss_gib']:.2f} GiB, in-process {case['in_process_s']:.2f} s"
-                  f" ({case['in_process_bars_per_s']:,} bars/s), {case['trades']} trades",
+                  f" ({case['in_process_bars_per_s']:,} bars/s; {phases}; engine "
+                  f"{case['engine_bars_per_s']:,} bars/s), {case['trades']} trades",
                   flush=True)
             if args.vectorbt_python:
-                vbt = vectorbt_case(args.vectorbt_python, data, work / str(size))
+                vbt = vectorbt_case(args.vectorbt_python, data, work / str(size), args.runs)
+                vbt["compute_bars_per_s"] = round(size / vbt["compute_s"])
                 results["vectorbt"][str(size)] = vbt
                 print(f"vectorbt {size:>10,} bars: first {vbt['first_process_s']:.2f} s, "
-                      f"cold {vbt['cold_wall_s']:.2f} s, "
+                      f"cold {vbt['cold_wall_s']:.2f} s (median of {vbt['cold_walls_s']}), "
                       f"rss {vbt['peak_rss_gib']:.2f} GiB, warm {vbt['warm_s']:.2f} s, "
-                      f"{vbt['trades']} trades", flush=True)
+                      f"compute {vbt['compute_s']:.3f} s ({vbt['compute_bars_per_s']:,} "
+                      f"bars/s), {vbt['trades']} trades", flush=True)
         if args.instruments:
             count, bars = (int(x) for x in args.instruments.split("x"))
             symbols = [f"M{bars}X{k:03d}" for k in range(count)]
@@ -226,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_bars(data_dir / f"{sym}-1m.parquet", bars, seed=1000 + k)
             template = str(data_dir / "{symbol}-1m.parquet")
             file = write_strategy(work, symbols, template)
-            case = runner_case(file, template, work / "multi")
+            case = runner_case(file, template, work / "multi", args.runs)
             per_bar = case["in_process_s"] / (bars * count)
             single = results["single"].get(str(bars * count)) or next(
                 iter(results["single"].values()), None)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -46,7 +47,12 @@ from runner.engine.fastpath import simulate_fast, why_not_fast
 from runner.engine.frames import CLOSE_TIME, BarFrame, bar_frame, utc_datetime
 from runner.engine.results import write_results
 from runner.engine.simulate import SimInput, simulate
-from runner.engine.strategy_plan import instrument_specs, plan_strategy, strategy_params
+from runner.engine.strategy_plan import (
+    instrument_specs,
+    plan_strategy,
+    signal_batches,
+    strategy_params,
+)
 from runner.engine.tables import tables_of
 from runner.errors import ConfigError, UsageError
 from runner.plugins import Registry
@@ -79,23 +85,28 @@ def prepare(validated: Validated, registry: Registry, *,
         raise UsageError("no bars in the requested range")
     params = strategy_params(strategy)
     plan = plan_strategy(validated, graph, symbols, params)
-    for name in plan.free_signals:  # in order: a signal may read the ones before it
-        wide = wide.with_columns([plan.planner.signal_column(name, s) for s in symbols])
+    # in order, a signal may read the ones before it; lazily, with polars' optimizations
+    # (an eager `with_columns` has none: the columns a signal reads twice, or two
+    # signals read, would be cast and cleaned of NaN once per read)
+    for batch in signal_batches(plan):
+        wide = wide.lazy().with_columns([plan.planner.signal_column(name, s)
+                                         for name in batch for s in symbols]
+                                        ).collect(engine="in-memory")
     columns = plan.planner.compute(wide)
     # every bar is visited when an expression keeps history: no candidates needed
     with_columns = wide.hstack(columns.frame) if columns.frame.width else wide
     candidates = (np.empty((0, 2), dtype=np.int64) if plan.continuous
                   else _candidates(with_columns, plan.masks, first))
     specs = instrument_specs(strategy)
-    fresh_cols = {s: wide[f"{s}.fresh"] for s in symbols}
+    fresh = {s: wide[f"{s}.fresh"].fill_null(False).to_numpy() for s in symbols}
     inp = SimInput(
         strategy=strategy, symbols=symbols, first=first,
         close_ms=wide[CLOSE_TIME].dt.epoch("ms").to_numpy(),
         open_ms=wide["time"].dt.epoch("ms").to_numpy(),
         bars={s: tuple(_floats(wide[f"{s}.{c}"])  # type: ignore[misc]
                        for c in ("open", "high", "low", "close")) for s in symbols},
-        fresh={s: col.fill_null(False).to_numpy() for s, col in fresh_cols.items()},
-        bar_index={s: _traded_index(col, first) for s, col in fresh_cols.items()},
+        fresh=fresh,
+        bar_index={s: _traded_index(col, first) for s, col in fresh.items()},
         columns=columns, rules=plan.rules, signals=plan.stateful, candidates=candidates,
         pairs=plan.pairs, continuous=plan.continuous, specs=specs, params=params)
     return inp, Prepared(frame, wide)
@@ -113,12 +124,16 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     does not show (`risk_halt`, `risk_reject`, `dropped`, `rejected`, `cancelled`,
     `expired`; `visited`, the bars the loop stepped; `fast_path`, "used" or why the
     compiled fast path could not run this strategy; `halted`, the reason and time, when
-    the risk gate halted; `data_warnings`, what loading the data found; with
+    the risk gate halted; `data_warnings`, what loading the data found; `seconds`, the
+    wall time of `prepare`, `simulate` and `write`; with
     `keep_frame`, `bar_frame`, the `BarFrame` the run stepped, for the report).
     `progress(done, total)` is called as bars are simulated. Raises `ConfigError` for
     an invalid file,
     `UsageError` for what a backtest cannot run, `DataLoadError` for bad data."""
+    clock = time.perf_counter()
     inp, prepared = prepare(validated, registry, start=start, end=end, data_path=data_path)
+    seconds = {"prepare": time.perf_counter() - clock}
+    clock = time.perf_counter()
     frame = prepared.frame
     wide, first = prepared.wide, frame.first
     gc.freeze()  # the frame's millions of objects need no cycle collection in the loop
@@ -141,11 +156,14 @@ def run_backtest(validated: Validated, registry: Registry, *, out_dir: str | Pat
     if log is not None and keep_frame:
         log["bar_frame"] = frame  # the report draws from it, rather than loading again
     del inp, prepared, frame, wide  # the bars are done with: lower the peak while writing
+    seconds["simulate"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     summary = write_results(out_dir, validated, tables, mode="backtest", times=times,
                             start=start_time, end=end_time, base_ms=base_ms,
                             overrides=overrides)
     if log is not None:
         log.update(counts)
+        log["seconds"] = {**seconds, "write": time.perf_counter() - clock}
         log["visited"] = visited
         log["fast_path"] = fast_path or "used"
         if warnings:
@@ -161,22 +179,32 @@ def _floats(column: pl.Series) -> np.ndarray:
     return (column.fill_null(math.nan) if column.null_count() else column).to_numpy()
 
 
-def _traded_index(fresh: pl.Series, first: int) -> np.ndarray:
+def _traded_index(fresh: np.ndarray, first: int) -> np.ndarray:
     """Per row, the instrument's bar index counted from 0 at its first fresh bar at or
-    after the run's start (warm-up bars are negative and never reach the engine)."""
-    counts = fresh.fill_null(False).cast(pl.Int64).cum_sum()
-    before = int(counts[first - 1]) if first > 0 else 0
-    return (counts - 1 - before).to_numpy()
+    after the run's start (warm-up bars are negative and never reach the engine).
+
+    Read-only, like the price columns handed over as views of the frame, so the
+    compiled kernel always sees arrays of the same type (numba compiles one
+    specialisation per combination of writable and read-only arguments)."""
+    if fresh.all():  # one instrument, or several on the same clock: the row number
+        index = np.arange(-first, fresh.shape[0] - first, dtype=np.int64)
+    else:
+        index = np.cumsum(fresh, dtype=np.int64)
+        before = int(index[first - 1]) if first > 0 else 0
+        index -= 1 + before
+    index.flags.writeable = False
+    return index
 
 
 def _candidates(wide: pl.DataFrame, masks: Sequence[pl.Expr], first: int) -> np.ndarray:
     """`(bar, pair)` rows for every bar at or after `first` where pair `p` may fire,
-    sorted by bar then pair; one mask at a time, so memory follows the candidates."""
+    sorted by bar then pair; one mask at a time, and as the indices of its true rows
+    (not a column of booleans), so memory follows the candidates."""
     bars: list[np.ndarray] = []
     pairs: list[np.ndarray] = []
     for p, m in enumerate(masks):
-        hit = np.flatnonzero(wide.select(m.alias("m"))["m"][first:].to_numpy()) + first
-        bars.append(hit)
+        hit = wide.select(m.slice(first).arg_true().alias("m"))["m"].to_numpy()
+        bars.append(hit.astype(np.int64) + first)
         pairs.append(np.full(hit.shape[0], p, dtype=np.int64))
     if not bars:
         return np.empty((0, 2), dtype=np.int64)

@@ -203,6 +203,12 @@ def to_polars(tree: Expr, columns: ColumnNames) -> pl.Expr:
     A NUMBER tree gives Float64, a BOOL tree a Boolean with no nulls. A tree
     made of literals only is still a full-height column.
     """
+    if isinstance(tree, Number):
+        # A bare number (`size: {quantity: 1}`) is the whole expression: nothing
+        # divides by it or filters it, which is all `_constant` guards against, so it
+        # is repeated, not computed as a column of arithmetic (four passes over as
+        # many rows). `+ 0.0` gives what `_constant` gives for -0.0: +0.0.
+        return pl.repeat(tree.value + 0.0, pl.len(), dtype=pl.Float64)
     return _Builder(columns).build(tree)
 
 

@@ -148,12 +148,11 @@ def simulate_fast(inp: SimInput, *,
         plan = plans[r]
         where = np.flatnonzero(cand_pair == p)
         rows = cand_bar[where]
-        when = _gather(inp, _column(plan.exprs[("when", s)].column), rows)
-        cand_when[where] = [bool(v) for v in when]
+        cand_when[where] = _when_at(inp, _column(plan.exprs[("when", s)].column), rows)
         if plan.rule.action is None:
             assert plan.size_mode is not None
-            size = _gather(inp, _column(plan.exprs[(plan.size_mode, s)].column), rows)
-            cand_size[where] = [_num(v) for v in size]
+            cand_size[where] = _size_at(
+                inp, _column(plan.exprs[(plan.size_mode, s)].column), rows)
 
     rules = [plan.rule for plan in plans]
     specs = [inp.specs[s] for s in symbols]
@@ -213,25 +212,26 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
     bar_index = _stack([inp.bar_index[s] for s in symbols], np.int64)
     closes = [inp.bars[s][3] for s in symbols]
     is_close = np.array([plan.rule.action == "close" for plan in plans], dtype=bool)
-    labels = np.array([plan.label for plan in plans], dtype=object)
-    status = np.where(o_kind == fk.KIND_PLACED,
-                      np.where(o_status == fk.STATUS_FILLED, "filled",
-                               np.where(o_status == fk.STATUS_CANCELLED, "cancelled", "open")),
-                      np.where(o_kind == fk.KIND_REJECTED, "rejected",
-                               np.where(o_kind == fk.KIND_RISK_REJECT, "risk_reject",
-                                        "dropped")))
-    reason: list[str | None] = [None] * no
+    labels = pl.Series([plan.label for plan in plans], dtype=pl.String)
+    # Text columns are gathered from their few distinct values by code: making them
+    # from numpy string arrays or Python lists costs a string object per row.
+    placed = o_kind == fk.KIND_PLACED
+    status = _STATUS_NAMES.gather(np.select(
+        [placed & (o_status == fk.STATUS_FILLED), placed & (o_status == fk.STATUS_CANCELLED),
+         placed, o_kind == fk.KIND_REJECTED, o_kind == fk.KIND_RISK_REJECT],
+        [0, 1, 2, 3, 4], 5))
+    reasons: dict[int, str] = {}
     for j in np.flatnonzero(o_status == fk.STATUS_CANCELLED).tolist():
         if o_kind[j] == fk.KIND_PLACED:
-            reason[j] = "reduce_only: no position to reduce"
+            reasons[j] = "reduce_only: no position to reduce"
     for j in np.flatnonzero(o_kind != fk.KIND_PLACED).tolist():
         kind, qty, s = int(o_kind[j]), float(o_qty[j]), symbols[int(o_sym[j])]
         side = "buy" if o_buy[j] else "sell"
         if kind == fk.KIND_REJECTED:
-            reason[j] = f"quantity must be positive, got {qty}"
+            reasons[j] = f"quantity must be positive, got {qty}"
         elif kind == fk.KIND_RISK_REJECT:
-            reason[j] = (f"allow_short: {side} {qty:g} {s} would leave a short position of "
-                         f"{float(o_after[j]):g} (allow_short is false)")
+            reasons[j] = (f"allow_short: {side} {qty:g} {s} would leave a short position of "
+                          f"{float(o_after[j]):g} (allow_short is false)")
         else:
             plan = plans[int(o_rule[j])]
             close = float(closes[int(o_sym[j])][int(o_bar[j])])
@@ -240,15 +240,17 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
                     if kind == fk.KIND_SIZE_DROP
                     else min_notional_reason(close, qty, inp.specs[s]))
             assert isinstance(text, str), (j, text)
-            reason[j] = text
+            reasons[j] = text
+    reason = pl.repeat(None, no, dtype=pl.String, eager=True)
+    if reasons:
+        reason = reason.scatter(list(reasons), list(reasons.values()))
     quantity = np.where(o_kind == fk.KIND_SIZE_DROP, np.nan, o_qty)
     sym_names = pl.Series([s for s in symbols], dtype=pl.String)
     orders = pl.DataFrame({
-        "time": _ms(inp.close_ms[o_bar]),
-        "sym": sym_names[o_sym.tolist()] if no else pl.Series([], dtype=pl.String),
+        "time": _ms(inp.close_ms[o_bar]), "sym": sym_names.gather(o_sym),
         "rule": o_rule, "index": o_bar - first, "buy": o_buy, "quantity": quantity,
         "close": is_close[o_rule], "placed_at": bar_index[o_sym, o_bar],
-        "status": status.astype(str), "reason": pl.Series(reason, dtype=pl.String),
+        "status": status, "reason": reason,
     }).select(
         pl.col("time").cast(ORDER_SCHEMA["time"]),
         pl.concat_str([pl.col("sym"), pl.lit("-"), pl.col("rule").cast(pl.String),
@@ -278,7 +280,7 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
         "symbol": orders["symbol"].gather(f_order) if nf else pl.Series([], dtype=pl.String),
         "side": orders["side"].gather(f_order) if nf else pl.Series([], dtype=pl.String),
         "time": _ms(f_ms), "price": f_price, "quantity": f_qty, "fee": f_fee,
-        "liquidity": pl.Series(["taker"] * nf, dtype=pl.String), "bar_index": f_k,
+        "liquidity": pl.repeat("taker", nf, dtype=pl.String, eager=True), "bar_index": f_k,
     }).cast(FILL_SCHEMA)  # type: ignore[arg-type]
 
     # the portfolio, booked in the kernel; its instruments in `Portfolio`'s order:
@@ -288,12 +290,12 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
      t_pnl, t_fees, ns, s_bar, s_cash, s_q, s_avg, _cash, _q) = book
     t_exit_fill = t_exit_fill[:nt]
     trades = pl.DataFrame({
-        "instrument": sym_names[t_sym[:nt].tolist()] if nt else pl.Series([], dtype=pl.String),
-        "side": np.where(t_long[:nt], "long", "short").astype(str),
+        "instrument": sym_names.gather(t_sym[:nt]),
+        "side": _SIDE_NAMES.gather(t_long[:nt].astype(np.int64)),
         "quantity": t_qty[:nt], "entry_time": _ms(f_ms[t_entry_fill[:nt]]),
         "entry_price": t_entry_price[:nt], "exit_time": _ms(f_ms[t_exit_fill]),
         "exit_price": t_exit_price[:nt], "pnl": t_pnl[:nt], "fees": t_fees[:nt],
-        "exit_reason": labels[o_rule[f_order[t_exit_fill]]].astype(str),
+        "exit_reason": labels.gather(o_rule[f_order[t_exit_fill]]),
     }).cast(TRADE_SCHEMA)  # type: ignore[arg-type]
 
     order = [] if state_fill < 0 else [int(state_sym)] + [
@@ -306,6 +308,13 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
         snap_bar, snap_cash, snap_q, snap_avg, [closes[j] for j in order],
         [float(multiplier[j]) for j in order], first, len(inp.close_ms))
     return RunTables(orders, fills, trades, equity, cash, in_position)
+
+
+_STATUS_NAMES = pl.Series(["filled", "cancelled", "open", "rejected", "risk_reject",
+                           "dropped"], dtype=pl.String)
+"""orders.csv statuses of the fast path, by the code `_tables` gives each order."""
+_SIDE_NAMES = pl.Series(["short", "long"], dtype=pl.String)
+"""trades.csv sides, by `long` as 0 or 1."""
 
 
 def _stack(rows: list[np.ndarray], dtype: Any) -> np.ndarray:
@@ -327,6 +336,32 @@ def _gather(inp: SimInput, name: str, rows: np.ndarray) -> list[Any]:
         return columns.gather(name, rows)
     column = columns[name]
     return [column[i] for i in rows.tolist()]
+
+
+def _frame_column(inp: SimInput, name: str, rows: np.ndarray) -> pl.Series | None:
+    """A computed column's values at `rows` as a series, when the columns are a frame."""
+    columns = inp.columns
+    if isinstance(columns, Columns) and name in columns.frame.columns:
+        return columns.frame[name].gather(rows)
+    return None
+
+
+def _when_at(inp: SimInput, name: str, rows: np.ndarray) -> np.ndarray:
+    """`bool(v)` of a `when` column at `rows` (null is False), as an array."""
+    series = _frame_column(inp, name, rows)
+    if series is not None and series.dtype == pl.Boolean:
+        return series.fill_null(False).to_numpy()
+    return np.array([bool(v) for v in _gather(inp, name, rows)], dtype=np.bool_)
+
+
+def _size_at(inp: SimInput, name: str, rows: np.ndarray) -> np.ndarray:
+    """`_num(v)` of a size column at `rows` (null, a Boolean or a non-finite value is
+    NaN), as an array."""
+    series = _frame_column(inp, name, rows)
+    if series is not None and (series.dtype.is_float() or series.dtype.is_integer()):
+        values = series.cast(pl.Float64).fill_null(math.nan).to_numpy()
+        return np.where(np.isfinite(values), values, math.nan)
+    return np.array([_num(v) for v in _gather(inp, name, rows)], dtype=np.float64)
 
 
 def _column(name: str | None) -> str:

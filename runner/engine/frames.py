@@ -131,7 +131,10 @@ def _compute_indicator(frame: pl.DataFrame, name: str, strategy: Strategy,
     outputs = definition.outputs
     renamed = ({outputs[0]: name} if len(outputs) == 1
                else {o: f"{name}.{o}" for o in outputs})
-    return frame.with_columns([values[o].alias(n) for o, n in renamed.items()])
+    added = [values[o].alias(n) for o, n in renamed.items()]
+    if any(n in frame.columns for n in renamed.values()):
+        return frame.with_columns(added)  # replaces a column of the same name
+    return frame.hstack(added)  # no query to plan and run for a mere append
 
 
 def base_bars(symbol: str, strategy: Strategy, validated: Validated, *,
@@ -214,14 +217,16 @@ def bar_frame(validated: Validated, registry: Registry, graph: Graph, *,
                                        warnings=warnings)
                   for s in symbols}
     if len(per_symbol) == 1:
-        clocked = {s: f.with_columns(pl.lit(True).alias("fresh"))
+        clocked = {s: f.hstack([pl.repeat(True, f.height, dtype=pl.Boolean, eager=True)
+                                .alias("fresh")])
                    for s, f in per_symbol.items()}
     else:
         clocked = common_clock(per_symbol)
     head = clocked[symbols[0]]
-    wide = head.select("time").with_columns(
-        (pl.col("time") + pl.duration(milliseconds=base_ms)).alias(CLOSE_TIME))
-    wide = wide.with_columns([
+    # the columns as they are (renamed), appended: no query over the whole frame
+    wide = head.select("time", (pl.col("time") + pl.duration(milliseconds=base_ms))
+                       .alias(CLOSE_TIME))
+    wide = wide.hstack([
         frame[c].alias(f"{s}.{c}") for s, frame in clocked.items()
         for c in frame.columns if c != "time"])
     first = 0

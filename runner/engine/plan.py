@@ -193,8 +193,11 @@ class Planner:
         return to_polars(tree, names).alias(f"{symbol}.{name}")
 
     def compute(self, wide: pl.DataFrame) -> Columns:
-        """Evaluate every scheduled column in one pass."""
-        frame = wide.select(list(self.pending.values())) if self.pending else pl.DataFrame()
+        """Evaluate every scheduled column in one pass, lazily: an eager `select` runs
+        without polars' optimizations, so the sub-expressions columns share (the same
+        indicator read by several rules) would be computed once per use."""
+        frame = (wide.lazy().select(list(self.pending.values())).collect(engine="in-memory")
+                 if self.pending else pl.DataFrame())
         self.pending = {}
         return Columns(frame)
 

@@ -19,6 +19,8 @@ from runner.config.models import OrderRule, Strategy
 from runner.config.validate import Validated
 from runner.engine.plan import Expression, Planner
 from runner.engine.simulate import EXIT_KEYS, SIZE_MODES, RulePlan
+from runner.expr.ast import Name, walk
+from runner.expr.scope import SignalRef
 from runner.sim.orders import InstrumentSpec
 
 
@@ -39,6 +41,25 @@ class StrategyPlan:
     """Per pair, where its rule may fire (`Planner.possible` and the bar is fresh)."""
     continuous: bool
     """Some per-bar expression keeps history: every bar must be visited."""
+
+
+def signal_batches(plan: StrategyPlan) -> list[tuple[str, ...]]:
+    """The state-free signals in `signal_order`, cut into runs in which no signal
+    reads another of its run: each run can be computed in one pass over the frame
+    (where polars shares the sub-expressions its signals have in common, such as
+    `fast` and `slow` read by both `crosses_above(fast, slow)` and `crosses_below`)."""
+    batches: list[tuple[str, ...]] = []
+    current: list[str] = []
+    for name in plan.free_signals:
+        reads = {n.ref.name for n in walk(plan.planner.tree(("signals", name)))
+                 if isinstance(n, Name) and isinstance(n.ref, SignalRef)}
+        if reads.intersection(current):
+            batches.append(tuple(current))
+            current = []
+        current.append(name)
+    if current:
+        batches.append(tuple(current))
+    return batches
 
 
 def rule_label(rule: OrderRule, index: int) -> str:
@@ -100,4 +121,4 @@ def instrument_specs(strategy: Strategy) -> dict[str, InstrumentSpec]:
 
 
 __all__ = ["StrategyPlan", "instrument_specs", "plan_strategy", "rule_label",
-           "strategy_params"]
+           "signal_batches", "strategy_params"]

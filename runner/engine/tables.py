@@ -65,17 +65,53 @@ def equity_curve(snap_bar: np.ndarray, snap_cash: np.ndarray, snap_qty: np.ndarr
     ends = np.append(snap_bar[1:], n)
     lengths = np.clip(ends, first, n) - np.clip(snap_bar, first, n)
     cash = np.repeat(snap_cash, lengths)
-    total = np.zeros(n - first)
-    in_position = np.zeros(n - first, dtype=bool)
+    rows = n - first
+    equity = np.empty(rows)
+    in_position = np.empty(rows, dtype=bool)
+    # Rows `bounds[k]..bounds[k + 1]` (from `first`) hold snapshot k. The per-row
+    # quantities and prices are made one block of rows at a time: column-sized
+    # temporaries would cost more in fresh memory (page faults) than in arithmetic.
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    for start in range(0, rows, _BLOCK):
+        stop = min(start + _BLOCK, rows)
+        k0 = int(np.searchsorted(bounds, start, side="right")) - 1
+        k1 = int(np.searchsorted(bounds, stop, side="left"))
+        block = np.diff(np.clip(bounds[k0:k1 + 1], start, stop))
+        total, held_any = _unrealized(snap_qty[k0:k1], snap_avg[k0:k1], block,
+                                      [close[first + start:first + stop] for close in closes],
+                                      multipliers)
+        np.add(cash[start:stop], total, out=equity[start:stop])
+        in_position[start:stop] = held_any
+    return equity, cash, in_position
+
+
+_BLOCK = 1 << 18
+"""Rows per block of `equity_curve` (2 MiB of floats: the temporaries stay in cache)."""
+
+
+def _unrealized(qty: np.ndarray, avg: np.ndarray, lengths: np.ndarray,
+                closes: Sequence[np.ndarray], multipliers: Sequence[float],
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, `sum(where(held, qty * (close - avg) * multiplier, 0.0))` over the
+    instruments in order (the portfolio's operations, so the sum is exact), and
+    whether any is held; snapshot k (`qty[k]`, `avg[k]`) holds for `lengths[k]` rows."""
+    total = np.zeros(int(lengths.sum()))
+    in_position = np.zeros(total.shape[0], dtype=bool)
     for j, close in enumerate(closes):
-        qty = np.repeat(snap_qty[:, j], lengths)
-        avg = np.repeat(snap_avg[:, j], lengths)
-        held = qty != 0.0
+        q = np.repeat(qty[:, j], lengths)
+        unrealized = np.repeat(avg[:, j], lengths)
+        held = q != 0.0
         with np.errstate(invalid="ignore"):
-            unrealized = np.where(held, qty * (close[first:n] - avg) * multipliers[j], 0.0)
-        total = unrealized if j == 0 else total + unrealized
+            np.subtract(close, unrealized, out=unrealized)
+            np.multiply(q, unrealized, out=unrealized)
+            np.multiply(unrealized, multipliers[j], out=unrealized)
+        np.copyto(unrealized, 0.0, where=~held)
+        if j == 0:
+            total = unrealized
+        else:
+            np.add(total, unrealized, out=total)
         in_position |= held
-    return cash + total, cash, in_position
+    return total, in_position
 
 
 def tables_of(result: SimResult, inp: SimInput) -> RunTables:
