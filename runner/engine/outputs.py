@@ -30,17 +30,33 @@ Every file is written atomically: to a temporary file in the same folder, flushe
 fsynced, then renamed over the target; on any error the temporary file is removed and
 the target is left as it was. `write_run` writes the CSVs first and `summary.json`
 last, so a folder with a `summary.json` holds a complete run.
+
+`write_run` stages the four CSVs before it renames any. equity.csv, by far the
+largest, is written (and fsynced) on a thread of its own while the run's metrics are
+computed and the small CSVs written; each small CSV is handed to a background thread
+that fsyncs it while the next one is formatted; long files also ask the disk to
+start writing back after every million rows (Linux `sync_file_range`, no wait), so
+little is left for the fsync. Only when every CSV is written *and* fsynced are they
+renamed into place; then `summary.json` is written, fsynced and renamed, and the
+folder itself is fsynced so the renames are durable too. The guarantee is the old
+one — a file never appears under its name before its bytes are on disk, and
+`summary.json` comes last — and slightly stronger: a run that fails while writing
+leaves *all* the previous CSVs (not only those not rewritten yet). Durability is
+still paid for (at 10M bars ~0.3 s of disk time for ~800 MB of equity.csv), but in
+parallel with formatting rather than after it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,6 +229,102 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
+def _fsync_and_close(fh: IO[bytes]) -> None:
+    try:
+        os.fsync(fh.fileno())
+    finally:
+        fh.close()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in `folder` durable (where a folder can be opened and fsynced:
+    POSIX; elsewhere the rename is as durable as the platform makes it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Staging:
+    """Files written to temporary names in `out`, each fsynced in a background thread
+    once written, and renamed over their targets together by `commit` (in the order
+    they were added) only when every one is written and fsynced; `abort` removes them
+    and touches no target (see the module docstring).
+
+    `write_later` formats a file on a thread of its own while the caller goes on: the
+    one long file (equity.csv) is written while the run's metrics are computed. Each
+    file has one writer; writing the small CSVs side by side with equity.csv measured
+    no faster on two cores (polars formats a CSV on both)."""
+
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._staged: list[tuple[str, str]] = []
+        self._pending: list[Future[None]] = []
+        self._fsync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner-fsync")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner-write")
+
+    def write(self, name: str, write: Callable[[IO[bytes]], object]) -> None:
+        """Write `name` now; its fsync runs in the background."""
+        fh = self._open(name)
+        try:
+            write(fh)
+            fh.flush()
+        except BaseException:
+            fh.close()
+            raise
+        self._pending.append(self._fsync.submit(_fsync_and_close, fh))
+
+    def write_later(self, name: str, write: Callable[[IO[bytes]], object]) -> None:
+        """Write (and fsync) `name` on a background thread."""
+        fh = self._open(name)
+
+        def run() -> None:
+            try:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fh.close()
+        self._pending.append(self._writer.submit(run))
+
+    def _open(self, name: str) -> IO[bytes]:
+        fd, tmp = tempfile.mkstemp(dir=self._out, prefix=f".{name}.", suffix=".tmp")
+        self._staged.append((name, tmp))
+        return os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        """Wait for every file, then rename them into place; on any error, `abort`."""
+        try:
+            for future in self._pending:
+                future.result()
+        except BaseException:
+            self.abort()
+            raise
+        self._shutdown()
+        for name, tmp in self._staged:
+            os.replace(tmp, self._out / name)
+
+    def abort(self) -> None:
+        """Wait for the threads (the files must be closed before they are removed),
+        then remove every temporary file."""
+        for future in self._pending:
+            with contextlib.suppress(BaseException):
+                future.result()
+        self._shutdown()
+        for _, tmp in self._staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _shutdown(self) -> None:
+        self._fsync.shutdown()
+        self._writer.shutdown()
+
+
 # -- formatting --------------------------------------------------------------------------
 
 def _iso_z(value: datetime) -> str:
@@ -262,12 +374,43 @@ def _format(unit: str) -> str:
 _DAY_MS = 86_400_000
 
 
+_TOD_STEPS = (60_000, 1_000)
+"""Time-of-day steps (ms) that `iso_ms_text` formats every value of, once: whole
+minutes (1,440 texts) or whole seconds (86,400)."""
+
+
 def iso_ms_text(times: pl.Series) -> pl.Series:
     """UTC datetimes (millisecond precision) as `YYYY-MM-DDTHH:MM:SS.mmmZ` text.
 
     Formatting a datetime per row is most of the cost of writing a long equity.csv;
-    bar times repeat few days and few times of day, so only those distinct values are
-    formatted and the text is assembled from them (equal to `dt.strftime`)."""
+    bar times repeat few days and few times of day, so only those are formatted and
+    the text is assembled from them (equal to `dt.strftime`). Bar times on whole
+    minutes (or seconds) take the fast way: every day of the range and every minute
+    (second) of a day formatted once, then picked by index (`gather`, numpy for the
+    arithmetic) and joined; other times (or nulls) go through the distinct values."""
+    ms_series = times.dt.epoch("ms")
+    if len(ms_series) and not ms_series.null_count():
+        ms = ms_series.to_numpy()
+        day = ms // _DAY_MS
+        tod = ms - day * _DAY_MS
+        first_day, last_day = int(day[0]), int(day[-1])
+        if not (first_day <= last_day and bool((day[1:] >= day[:-1]).all())):
+            first_day, last_day = int(day.min()), int(day.max())
+        if last_day - first_day < len(ms) + 1_000:
+            for step in _TOD_STEPS:
+                if not (tod % step).any():
+                    day_text = (pl.int_range(first_day, last_day + 1, eager=True) * _DAY_MS
+                                ).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%dT")
+                    tod_text = pl.int_range(0, _DAY_MS, step, eager=True).cast(
+                        pl.Datetime("ms", "UTC")).dt.strftime("%H:%M:%S%.3fZ")
+                    text = (day_text.gather(pl.Series(day - first_day))
+                            + tod_text.gather(pl.Series(tod // step)))
+                    return text.alias(times.name)
+    return _iso_ms_text_distinct(times)
+
+
+def _iso_ms_text_distinct(times: pl.Series) -> pl.Series:
+    """`iso_ms_text` for any times: the distinct days and times of day formatted."""
     ms = times.dt.epoch("ms")
     day = ms // _DAY_MS
     tod = ms - day * _DAY_MS
@@ -315,17 +458,40 @@ def _table(frame: pl.DataFrame, columns: Sequence[str], what: str) -> _Table:
                                    for c, (_, u) in times.items()))
 
 
+@functools.cache
+def _writeback() -> Callable[[int], object] | None:
+    """Linux's `sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`: start writing a
+    file's dirty pages back to disk without waiting for it (nor evicting them: the
+    report reads the CSVs next); None where there is no such call."""
+    try:
+        import ctypes
+
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (ImportError, OSError, AttributeError, TypeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return lambda fd: call(fd, 0, 0, 2)
+
+
 def _csv_writer(table: _Table) -> Callable[[IO[bytes]], object]:
     def write(fh: IO[bytes]) -> None:
         """A million rows at a time, each chunk's times made text just before it is
-        written, so a 10M-bar equity.csv never holds all its text at once."""
+        written, so a 10M-bar equity.csv never holds all its text at once. After each
+        chunk of a long file the disk is asked to start writing it back (`_writeback`),
+        so the fsync that follows has little left to wait for."""
         frame = table.frame
+        writeback = _writeback() if frame.height > _CHUNK_ROWS else None
         for start in range(0, max(frame.height, 1), _CHUNK_ROWS):
             chunk = frame.slice(start, _CHUNK_ROWS)
             if table.iso_ms:
                 chunk = chunk.with_columns(iso_ms_text(chunk[c]) for c in table.iso_ms)
             chunk.write_csv(fh, include_header=start == 0,
                             datetime_format=table.datetime_format)
+            if writeback is not None:
+                fh.flush()
+                with contextlib.suppress(OSError, ValueError):
+                    writeback(fh.fileno())
 
     return write
 
@@ -335,7 +501,8 @@ def _as_frame(records: pl.DataFrame | Sequence[Any], to_frame: Callable[..., pl.
     return records if isinstance(records, pl.DataFrame) else to_frame(records)
 
 
-def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
+def write_run(out_dir: str | os.PathLike[str],
+              summary: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
               trades: pl.DataFrame, orders: pl.DataFrame | Sequence[OrderRecord],
               fills: pl.DataFrame | Sequence[Fill], equity: pl.DataFrame) -> None:
     """Write `summary.json`, `trades.csv`, `orders.csv`, `fills.csv` and `equity.csv`
@@ -343,12 +510,12 @@ def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
     `SUMMARY_KEYS` and may have any of `runner.report.metrics.EXTENDED_KEYS` (any
     order; written in `SUMMARY_KEYS` order, then `EXTENDED_KEYS` order). `orders` /
     `fills` may be frames or `OrderRecord` / `Fill` records. All checks run before the
-    first file is written."""
-    keys = set(summary)
-    if not set(SUMMARY_KEYS) <= keys <= set(SUMMARY_KEYS) | set(EXTENDED_KEYS):
-        raise ValueError(f"summary keys differ from DESIGN §6: missing "
-                         f"{sorted(set(SUMMARY_KEYS) - keys)}, unexpected "
-                         f"{sorted(keys - set(SUMMARY_KEYS) - set(EXTENDED_KEYS))}")
+    first file is renamed into place.
+
+    `summary` may be a function that computes it: it is then called while equity.csv,
+    by far the longest file, is being written on another thread."""
+    if not callable(summary):
+        _check_summary(summary)
     if "drawdown" not in equity.columns:
         equity = equity.with_columns(drawdown(equity["equity"]))
     tables = {
@@ -357,11 +524,30 @@ def write_run(out_dir: str | os.PathLike[str], summary: Mapping[str, Any],
         "fills.csv": _table(_as_frame(fills, fills_frame), FILL_COLUMNS, "fills"),
         "equity.csv": _table(equity, EQUITY_COLUMNS, "equity"),
     }
-    text = json.dumps({k: _json_value(summary[k]) for k in (*SUMMARY_KEYS, *EXTENDED_KEYS)
-                       if k in summary}, indent=2,
-                      allow_nan=False, ensure_ascii=False) + "\n"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        atomic_write(out / name, _csv_writer(frame))
+    staging = _Staging(out)
+    try:
+        staging.write_later("equity.csv", _csv_writer(tables["equity.csv"]))
+        if callable(summary):
+            summary = summary()
+            _check_summary(summary)
+        text = json.dumps({k: _json_value(summary[k]) for k in (*SUMMARY_KEYS, *EXTENDED_KEYS)
+                           if k in summary}, indent=2,
+                          allow_nan=False, ensure_ascii=False) + "\n"
+        for name in ("trades.csv", "orders.csv", "fills.csv"):
+            staging.write(name, _csv_writer(tables[name]))
+    except BaseException:
+        staging.abort()
+        raise
+    staging.commit()
     atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
+    _fsync_dir(out)
+
+
+def _check_summary(summary: Mapping[str, Any]) -> None:
+    keys = set(summary)
+    if not set(SUMMARY_KEYS) <= keys <= set(SUMMARY_KEYS) | set(EXTENDED_KEYS):
+        raise ValueError(f"summary keys differ from DESIGN §6: missing "
+                         f"{sorted(set(SUMMARY_KEYS) - keys)}, unexpected "
+                         f"{sorted(keys - set(SUMMARY_KEYS) - set(EXTENDED_KEYS))}")

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from runner.config.validate import Validated
-from runner.engine.metrics import drawdown, metrics
+from runner.engine.metrics import curve_stats, drawdown, metrics
 from runner.engine.outputs import config_fingerprint, write_run
 from runner.engine.strategy_plan import instrument_specs
 from runner.engine.tables import RunTables
@@ -48,40 +49,56 @@ def write_results(out_dir: str | Path, validated: Validated, tables: RunTables, 
     assert strategy is not None
     equity_values, cash_values = tables.equity, tables.cash
     initial_cash = float(strategy.backtest.cash)
+    # the curve's running peak, drawdown and per-bar returns, computed once for the
+    # summary's metrics, the report's and equity.csv's drawdown column
+    curve = np.ascontiguousarray(equity_values, dtype=np.float64)
+    stats = curve_stats(curve, initial_cash)
     equity = pl.DataFrame({
         "time": times,
         "equity": equity_values,
         "cash": cash_values,
         "in_position": tables.in_position,
     })
-    equity = equity.with_columns(drawdown(equity["equity"], initial_cash).alias("drawdown"))
+    if np.isnan(curve).any():  # NaN peaks: keep polars' own (NaN-skipping) running max
+        column = drawdown(equity["equity"], initial_cash)
+    else:  # the same operations as `drawdown(equity, initial_cash)`, already done
+        column = pl.Series("drawdown", stats[1])
+    equity = equity.with_columns(column.alias("drawdown"))
     trades, fills = tables.trades, tables.fills
-    close_ms = times.dt.epoch("ms").to_numpy()
-    calendar = infer_calendar(close_ms, base_ms)
-    summary_metrics = metrics(equity, trades, calendar.bars_per_year,
-                              initial_cash=initial_cash, fills=fills)
-    extended = extended_metrics(
-        equity["equity"].cast(pl.Float64).to_numpy(), close_ms,
-        start_ms=_epoch_ms(start), end_ms=_epoch_ms(end), initial_cash=initial_cash,
-        trades=trades, fills=fills,
-        multipliers={s: spec.multiplier for s, spec in instrument_specs(strategy).items()},
-        calendar=calendar, cagr=summary_metrics["cagr"],
-        max_drawdown=summary_metrics["max_drawdown"])
-    summary: dict[str, Any] = {
-        "name": strategy.name,
-        "mode": mode,
-        "start": start,
-        "end": end,
-        "bars": len(times),
-        "trades": trades.height,
-        "initial_cash": initial_cash,
-        "final_equity": float(equity_values[-1]) if len(equity_values) else initial_cash,
-        **summary_metrics,
-        "fingerprint": strategy_fingerprint(validated, overrides),
-        **extended,
-    }
-    write_run(out_dir, summary, trades, tables.orders, fills, equity)
-    return summary
+    computed: dict[str, Any] = {}
+
+    def summarize() -> dict[str, Any]:
+        """The summary, computed while `write_run` writes equity.csv."""
+        close_ms = times.dt.epoch("ms").to_numpy()
+        calendar = infer_calendar(close_ms, base_ms)
+        summary_metrics = metrics(equity, trades, calendar.bars_per_year,
+                                  initial_cash=initial_cash, fills=fills,
+                                  shared=stats)
+        extended = extended_metrics(
+            curve, close_ms,
+            start_ms=_epoch_ms(start), end_ms=_epoch_ms(end), initial_cash=initial_cash,
+            trades=trades, fills=fills,
+            multipliers={s: spec.multiplier for s, spec in instrument_specs(strategy).items()},
+            calendar=calendar, cagr=summary_metrics["cagr"],
+            max_drawdown=summary_metrics["max_drawdown"],
+            shared=stats)
+        computed.update({
+            "name": strategy.name,
+            "mode": mode,
+            "start": start,
+            "end": end,
+            "bars": len(times),
+            "trades": trades.height,
+            "initial_cash": initial_cash,
+            "final_equity": float(equity_values[-1]) if len(equity_values) else initial_cash,
+            **summary_metrics,
+            "fingerprint": strategy_fingerprint(validated, overrides),
+            **extended,
+        })
+        return computed
+
+    write_run(out_dir, summarize, trades, tables.orders, fills, equity)
+    return computed
 
 
 __all__ = ["YEAR_MS", "strategy_fingerprint", "write_results"]

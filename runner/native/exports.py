@@ -8,8 +8,9 @@ check without numba:
 - `f8[::1]`, `f8[:, ::1]`, ...: a C-contiguous array of that dtype, 1-D or 2-D.
 
 Only the hot kernels of a common backtest are listed: the core indicators' batch
-forms and the fast path's event loop. Every other kernel, and any call whose
-arguments differ from an export's types, runs through numba's JIT as before.
+forms, the exact sums of the run metrics and the fast path's event loop. Every other
+kernel, and any call whose arguments differ from an export's types, runs through
+numba's JIT as before.
 Exported kernels must not write into their array arguments: read-only arrays (what
 polars hands out) are accepted.
 """
@@ -53,6 +54,9 @@ EXPORTS: tuple[Export, ...] = (
     Export(_CORE, "willr", (_F, _F, _F, "i8")),
     Export(_CORE, "obv", (_F, _F)),
     Export(_CORE, "ad", (_F, _F, _F, _F)),
+    Export("runner.engine.exact_sum_kernel", "exact_sum", (_F,)),
+    Export("runner.engine.exact_sum_kernel", "exact_sum_sq_dev", (_F, "f8")),
+    Export("runner.engine.exact_sum_kernel", "exact_sum_sq_neg", (_F,)),
     Export("runner.engine.fastpath_kernel", "run_kernel", (
         "i8", "i8",
         "i8[::1]", "i8[::1]", "b1[::1]", "f8[::1]",  # candidates: bar, pair, when, size

@@ -87,6 +87,30 @@ class Calendar:
     bars_per_year: float
 
 
+_CHUNK = 1 << 20
+"""Rows per step of the per-day scans: their temporaries stay a few MB (fresh memory
+costs a page fault per 4 KiB, ~0.2 s per 10M-row array on a cold process)."""
+
+
+def _day_changes(ms: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the days `(ms - offset) // DAY_MS`: the index of every row whose day differs
+    from the previous row's (row 0 included), and that day; scanned in chunks."""
+    ms = np.asarray(ms, dtype=np.int64)
+    starts: list[np.ndarray] = []
+    days: list[np.ndarray] = []
+    previous: int | None = None
+    for begin in range(0, len(ms), _CHUNK):
+        day = (ms[begin:begin + _CHUNK] - offset) // DAY_MS
+        changed = np.flatnonzero(np.diff(day, prepend=day[0] - 1 if previous is None
+                                         else previous))
+        starts.append(changed + begin)
+        days.append(day[changed])
+        previous = int(day[-1])
+    if not starts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(starts), np.concatenate(days)
+
+
 def infer_calendar(close_ms: np.ndarray, base_ms: int) -> Calendar:
     """The run's calendar from its bar close times (epoch ms), see the module docstring."""
     if base_ms <= 0:
@@ -94,17 +118,21 @@ def infer_calendar(close_ms: np.ndarray, base_ms: int) -> Calendar:
     every_day = Calendar("24/7", YEAR_MS / base_ms)
     if base_ms >= 7 * DAY_MS or len(close_ms) == 0:
         return every_day
-    open_ms = np.asarray(close_ms, dtype=np.int64) - base_ms
-    days = open_ms // DAY_MS
+    close_ms = np.asarray(close_ms, dtype=np.int64)
+    # the bars' open days, one entry per run of bars opening on the same day (one run
+    # per day when the bars are in time order), and how many bars each run has
+    starts, days = _day_changes(close_ms, base_ms)
+    counts = np.diff(starts, append=len(close_ms))
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-    first_full = -(-int(open_ms[0]) // DAY_MS)
+    first_full = -(-(int(close_ms[0]) - base_ms) // DAY_MS)
     saturday = first_full + (5 - (first_full + 3) % 7) % 7
     if (saturday + 1) * DAY_MS > int(close_ms[-1]) or bool((weekday == 5).any()):
         return every_day
-    weekdays = days[weekday < 5]
-    if len(weekdays) == 0:
+    on_weekdays = weekday < 5
+    if not on_weekdays.any():
         return every_day
-    _, per_day = np.unique(weekdays, return_counts=True)
+    _, inverse = np.unique(days[on_weekdays], return_inverse=True)
+    per_day = np.bincount(inverse, weights=counts[on_weekdays]).astype(np.int64)
     return Calendar("sessions", SESSION_DAYS_PER_YEAR * float(np.median(per_day)))
 
 
@@ -125,51 +153,67 @@ def _longest_run(mask: np.ndarray) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
-def _drawdown(values: np.ndarray, times: np.ndarray, end_ms: int) -> dict[str, Any]:
-    """The deepest drawdown and the longest time under water; `values` / `times`
-    start with the initial cash at the run's start."""
-    peaks = np.maximum.accumulate(values)
-    depth = (peaks - values) / peaks
-    trough = int(depth.argmax())
-    if not depth[trough] > 0:
-        return {"depth": 0.0, "start": None, "trough": None, "recovery": None,
-                "duration_seconds": None, "bars": None, "longest_seconds": None}
-    peak = peaks[trough]
-    start = trough - int(np.argmax(values[trough::-1] == peak))
-    back = np.flatnonzero(values[trough:] >= peak)
+def _drawdown(curve: np.ndarray, initial_cash: float, peaks: np.ndarray,
+              depth: np.ndarray, start_ms: int, close_ms: np.ndarray,
+              end_ms: int) -> dict[str, Any]:
+    """The deepest drawdown and the longest time under water. Indices count the values
+    `E0, E_1 .. E_n`: the initial cash at the run's start (`start_ms`), then `curve`,
+    one per bar closing at `close_ms`, with its running `peaks` (from `E0`) and
+    drawdowns `depth` (no array with `E0` in front is made)."""
+    def times(index: Any) -> Any:  # the time of value `index`
+        index = np.asarray(index)
+        return np.where(index == 0, start_ms, close_ms[np.maximum(index - 1, 0)])
+
+    none: dict[str, Any] = {"depth": 0.0, "start": None, "trough": None, "recovery": None,
+                            "duration_seconds": None, "bars": None, "longest_seconds": None}
+    if not len(depth):
+        return none
+    bar = int(depth.argmax())
+    if not depth[bar] > 0:
+        return none
+    trough = bar + 1
+    peak = peaks[bar]
+    hits = curve[bar::-1] == peak
+    start = (trough - int(np.argmax(hits)) if hits.any()
+             else 0 if initial_cash == peak else trough)
+    back = np.flatnonzero(curve[bar:] >= peak)
     recovery = trough + int(back[0]) if len(back) else None
-    until = int(times[recovery]) if recovery is not None else end_ms
-    under = depth > 0
-    edges = np.diff(np.concatenate([[0], under.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    ends_ms = np.where(ends < len(times), times[np.minimum(ends, len(times) - 1)], end_ms)
-    longest = float((ends_ms - times[starts - 1]).max()) / 1000
+    until = int(times(recovery)) if recovery is not None else end_ms
+    edges = np.diff(np.concatenate([[0], (depth > 0).astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1) + 1, np.flatnonzero(edges == -1) + 1
+    count = len(curve) + 1
+    ends_ms = np.where(ends < count, times(np.minimum(ends, count - 1)), end_ms)
+    longest = float((ends_ms - times(starts - 1)).max()) / 1000
     return {
-        "depth": float(depth[trough]), "start": _iso(int(times[start])),
-        "trough": _iso(int(times[trough])),
-        "recovery": _iso(int(times[recovery])) if recovery is not None else None,
-        "duration_seconds": (until - int(times[start])) / 1000,
-        "bars": (recovery if recovery is not None else len(values) - 1) - start,
+        "depth": float(depth[bar]), "start": _iso(int(times(start))),
+        "trough": _iso(int(times(trough))),
+        "recovery": _iso(int(times(recovery))) if recovery is not None else None,
+        "duration_seconds": (until - int(times(start))) / 1000,
+        "bars": (recovery if recovery is not None else count - 1) - start,
         "longest_seconds": longest,
     }
 
 
-def _period_returns(values: np.ndarray, close_ms: np.ndarray,
-                    monthly: bool) -> dict[str, float | None]:
+def _day_starts(close_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The index of each day's first bar (a bar closing exactly at midnight belongs to
+    the day before) and that day's month since 1970-01 (numpy's calendar arithmetic,
+    computed per distinct day only)."""
+    first_of_day, days = _day_changes(close_ms, 1)
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return first_of_day, months
+
+
+def _period_returns(curve: np.ndarray, initial_cash: float, first_of_day: np.ndarray,
+                    months: np.ndarray, monthly: bool) -> dict[str, float | None]:
     """Per calendar month (or year): end-of-period equity over the previous one."""
-    if len(close_ms) == 0:
+    if len(curve) == 0:
         return {}
-    days = (np.asarray(close_ms, dtype=np.int64) - 1) // DAY_MS
-    # months since 1970-01 (numpy's calendar arithmetic), computed per distinct day only
-    first_of_day = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
-    months = days[first_of_day].astype("datetime64[D]").astype("datetime64[M]").astype(
-        np.int64)
     period_of_day = months if monthly else months // 12
     changes = np.flatnonzero(np.diff(period_of_day))
-    ends = np.append(first_of_day[changes + 1] - 1, len(days) - 1)
+    ends = np.append(first_of_day[changes + 1] - 1, len(curve) - 1)
     period = np.append(period_of_day[changes], period_of_day[-1])
-    closing = values[1:][ends]
-    before = np.concatenate([[values[0]], closing[:-1]])
+    closing = curve[ends]
+    before = np.concatenate([[initial_cash], closing[:-1]])
     out: dict[str, float | None] = {}
     for p, end, prev in zip(period.tolist(), closing.tolist(), before.tolist(), strict=True):
         label = f"{1970 + p // 12:04d}-{p % 12 + 1:02d}" if monthly else f"{1970 + p:04d}"
@@ -214,29 +258,36 @@ def _breakdown(trades: pl.DataFrame, key: str, pnl: np.ndarray, fees: np.ndarray
 def extended_metrics(equity: np.ndarray, close_ms: np.ndarray, *, start_ms: int,
                      end_ms: int, initial_cash: float, trades: pl.DataFrame,
                      fills: pl.DataFrame, multipliers: Mapping[str, float],
-                     calendar: Calendar, cagr: float | None,
-                     max_drawdown: float) -> dict[str, Any]:
+                     calendar: Calendar, cagr: float | None, max_drawdown: float,
+                     shared: tuple[np.ndarray, np.ndarray, np.ndarray | None]
+                     | None = None) -> dict[str, Any]:
     """The metrics of `EXTENDED_KEYS` (see the module docstring). `equity` and
     `close_ms` have one value per bar; `start_ms` is the first bar's open time and
-    `end_ms` the last one's close; `cagr` and `max_drawdown` are the summary's."""
+    `end_ms` the last one's close; `cagr` and `max_drawdown` are the summary's.
+
+    `shared` may hand in what the caller already computed from this curve, to save
+    recomputing it: `runner.engine.metrics.curve_stats(equity, initial_cash)` (per bar:
+    the running peak from the initial cash, the drawdown and the return)."""
     curve = np.asarray(equity, dtype=np.float64)
     if len(curve) != len(close_ms):
         raise ValueError(f"{len(curve)} equity values for {len(close_ms)} bar times")
     if not (math.isfinite(initial_cash) and initial_cash > 0):
         raise ValueError(f"the initial cash must be a positive number, not {initial_cash!r}")
-    values = np.concatenate([[initial_cash], curve])
-    times = np.concatenate([[start_ms], np.asarray(close_ms, dtype=np.int64)])
     n = len(curve)
+    if shared is None:
+        from runner.engine.metrics import curve_stats
+
+        shared = curve_stats(curve, initial_cash)
+    peaks, depth, returns = shared
+    close_ms = np.asarray(close_ms, dtype=np.int64)
     volatility: float | None = None
-    if n >= 2 and bool((values[:-1] > 0).all()):
-        returns = values[1:] / values[:-1] - 1.0
+    if returns is not None:
         std = float(returns.std(ddof=1))
         volatility = std * math.sqrt(calendar.bars_per_year) if math.isfinite(std) else None
     calmar = (cagr / max_drawdown if cagr is not None and math.isfinite(cagr)
               and max_drawdown > 0 else None)
-    drawdown = _drawdown(values, times, end_ms)
-    peaks = np.maximum.accumulate(values)
-    under_water = float((curve < peaks[1:]).mean()) if n else 0.0
+    drawdown = _drawdown(curve, initial_cash, peaks, depth, start_ms, close_ms, end_ms)
+    under_water = float((curve < peaks).mean()) if n else 0.0
 
     if trades.height:
         order = trades.with_row_index("__row").sort("exit_time", "__row")
@@ -261,6 +312,8 @@ def extended_metrics(equity: np.ndarray, close_ms: np.ndarray, *, start_ms: int,
                       "best_trade": None, "worst_trade": None,
                       "average_holding_seconds": None, "longest_win_streak": 0,
                       "longest_loss_streak": 0}
+    first_of_day, months = (_day_starts(close_ms) if n
+                            else (np.empty(0, np.int64), np.empty(0, np.int64)))
     days = (end_ms - start_ms) / DAY_MS
     trades_per_day = trades.height / days if days > 0 else None
     turnover: float | None = 0.0
@@ -277,8 +330,8 @@ def extended_metrics(equity: np.ndarray, close_ms: np.ndarray, *, start_ms: int,
         "volatility": volatility, "calmar": calmar, "drawdown": drawdown,
         "time_under_water": under_water, **trade_part, "trades_per_day": trades_per_day,
         "turnover": turnover, "by_instrument": by_instrument, "by_exit_reason": by_reason,
-        "monthly_returns": _period_returns(values, np.asarray(close_ms, dtype=np.int64), True),
-        "yearly_returns": _period_returns(values, np.asarray(close_ms, dtype=np.int64), False),
+        "monthly_returns": _period_returns(curve, initial_cash, first_of_day, months, monthly=True),
+        "yearly_returns": _period_returns(curve, initial_cash, first_of_day, months, monthly=False),
     }
 
 

@@ -264,3 +264,76 @@ def test_matches_reference(values: list[int], pnl: list[float], bpy: float,
             assert math.isclose(got[key] + 1, want[key] + 1, rel_tol=1e-9), key
         else:
             assert close(got[key], want[key]), (key, got[key], want[key])
+
+
+# -- exact sums: the compiled kernels, the math.fsum path and the original formulas ----
+
+def _original_sums(returns: Any, n: int) -> tuple[float, float, float]:
+    """The sums as first written: math.fsum over every term."""
+    import numpy as np
+
+    mean = math.fsum(returns.tolist()) / n
+    deviation = returns - mean
+    losses = np.minimum(returns, 0.0)
+    return (mean, math.fsum((deviation * deviation).tolist()),
+            math.fsum((losses * losses).tolist()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.just(0.0), st.just(-0.0),
+                          st.floats(-1e3, 1e3, allow_nan=False),
+                          st.floats(-1e-300, 1e-300),
+                          st.sampled_from([1e-320, -1e154, 1e200, math.inf, math.nan])),
+                min_size=2, max_size=80),
+       st.booleans())
+def test_return_sums_are_math_fsum_bit_for_bit(values: list[float], jit: bool) -> None:
+    import numpy as np
+
+    import runner.engine.metrics as engine_metrics
+
+    returns = np.array(values, dtype=np.float64)
+
+    def outcome(sums: Any) -> Any:
+        try:
+            with np.errstate(all="ignore"):
+                return [x.hex() if x == x else "nan" for x in sums(returns, len(values))]
+        except (OverflowError, ValueError) as exc:  # as math.fsum raises them
+            return type(exc)
+
+    original = engine_metrics.JIT_MIN_VALUES
+    engine_metrics.JIT_MIN_VALUES = 0 if jit else 10**12
+    try:
+        got = outcome(engine_metrics._return_sums)
+    finally:
+        engine_metrics.JIT_MIN_VALUES = original
+    assert got == outcome(_original_sums)
+
+
+def test_many_zero_returns_sum_exactly() -> None:
+    import numpy as np
+
+    from runner.engine.metrics import _return_sums
+
+    rng = np.random.default_rng(7)
+    returns = rng.normal(0, 1e-4, 40_000) * (rng.random(40_000) < 0.3)
+    assert _return_sums(returns, len(returns)) == _original_sums(returns, len(returns))
+
+
+def test_shared_curve_gives_the_same_metrics() -> None:
+    import numpy as np
+
+    from runner.engine.metrics import curve_stats
+
+    frame = curve([100, 104, 99, 99, 99, 101, 120, 90, 95], [True] * 4 + [False] * 5)
+    deals = trades([3.0, -2.0, 0.0])
+    shared = curve_stats(frame["equity"].to_numpy(), 100.0)
+    assert metrics(frame, deals, 252, initial_cash=100.0, shared=shared) == metrics(
+        frame, deals, 252, initial_cash=100.0)
+    assert drawdown(frame["equity"], 100.0).to_list() == shared[1].tolist()
+    # the same operations as over the curve with the initial cash in front
+    values = np.array([100.0, *frame["equity"].to_list()])
+    peaks = np.maximum.accumulate(values)
+    assert shared[0].tolist() == peaks[1:].tolist()
+    assert shared[1].tolist() == ((peaks - values) / peaks)[1:].tolist()
+    assert shared[2] is not None
+    assert shared[2].tolist() == (values[1:] / values[:-1] - 1.0).tolist()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import struct
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -405,3 +406,65 @@ def test_iso_text_assembled_from_distinct_parts_equals_strftime(
     series = pl.Series("t", times * repeat, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC"))
     expected = series.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
     assert outputs.iso_ms_text(series).to_list() == expected.to_list()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-10**8, 10**8), min_size=1, max_size=40),
+       st.sampled_from([60_000, 1_000, 7]), st.integers(-3 * 10**12, 3 * 10**12),
+       st.booleans())
+def test_iso_text_of_regular_times_equals_strftime(
+        steps: list[int], unit: int, origin: int, ordered: bool) -> None:
+    # bar-like times: whole minutes / seconds (the fast way) or not (the general one)
+    values = [origin // unit * unit + s * unit for s in steps]
+    if ordered:
+        values.sort()
+    series = pl.Series("t", values, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC"))
+    expected = series.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+    assert outputs.iso_ms_text(series).to_list() == expected.to_list()
+    micro = series.cast(pl.Datetime("us", "UTC"))
+    assert outputs.iso_ms_text(micro).to_list() == expected.to_list()
+
+
+def test_failed_run_keeps_every_old_csv(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tiny_run()
+    write_run(tmp_path, **run)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real = pl.DataFrame.write_csv
+    calls = []
+
+    def flaky(self: pl.DataFrame, fh: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 4:  # the last CSV: the others are written, none renamed yet
+            raise OSError("no space left on device")
+        return real(self, fh, **kw)
+
+    monkeypatch.setattr(pl.DataFrame, "write_csv", flaky)
+    run["trades"] = run["trades"].with_columns(pl.col("pnl") * 2)
+    run["equity"] = run["equity"].with_columns(pl.col("equity") * 2)
+    with pytest.raises(OSError, match="no space"):
+        write_run(tmp_path, **run)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_every_file_is_fsynced_before_it_is_renamed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = outputs.os.fsync, outputs.os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", Path(os.readlink(f"/proc/self/fd/{fd}")).name))
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any) -> None:
+        events.append(("replace", Path(src).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "fsync", fsync)
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    write_run(tmp_path, **tiny_run())
+    renamed = [name for kind, name in events if kind == "replace"]
+    assert len(renamed) == 5 and renamed[-1].startswith(".summary.json.")
+    for name in renamed:
+        assert events.index(("fsync", name)) < events.index(("replace", name))
+    assert events[-1] == ("fsync", tmp_path.name)  # the folder, after the renames

@@ -32,6 +32,7 @@ needs_build = pytest.mark.skipif(
     not BUILT, reason="the compiled kernels are not built or are stale (make setup runs "
     "`python -m runner.native.build`); every kernel runs through numba's JIT")
 CORE = [e for e in EXPORTS if e.module == "runner.indicators.core.kernels"]
+SERIES = [e for e in EXPORTS if e.name != "run_kernel"]  # arrays of one length and numbers
 
 
 def jit(export: Export) -> Any:
@@ -52,8 +53,8 @@ def same_bits(a: Any, b: Any) -> None:
 
 
 @st.composite
-def core_arguments(draw: st.DrawFn, export: Export) -> tuple[Any, ...]:
-    """Arguments of an indicator kernel's exported types: price-like arrays of one
+def series_arguments(draw: st.DrawFn, export: Export) -> tuple[Any, ...]:
+    """Arguments of an indicator's or a sum's exported types: price-like arrays of one
     length (some NaN, some repeated values), periods within and beyond that length."""
     n = draw(st.integers(0, 60))
     walk = 100.0 + np.cumsum(np.array(draw(st.lists(
@@ -81,11 +82,11 @@ def test_every_export_is_built_and_fresh() -> None:
 
 
 @needs_build
-@pytest.mark.parametrize("export", CORE, ids=lambda e: e.name)
+@pytest.mark.parametrize("export", SERIES, ids=lambda e: e.name)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_indicator_kernels_equal_the_jit(export: Export, data: st.DataObject) -> None:
-    args = data.draw(core_arguments(export))
+def test_series_kernels_equal_the_jit(export: Export, data: st.DataObject) -> None:
+    args = data.draw(series_arguments(export))
     compiled = compiled_kernels()[(export.module, export.name)]
     try:
         expected = jit(export)(*args)
@@ -176,7 +177,8 @@ def test_the_manifest_covers_every_source_of_the_kernels() -> None:
     sources = set(manifest_sources())
     assert {"runner/native/exports.py", "runner/indicators/core/kernels.py",
             "runner/indicators/statistic/kernels.py",  # imported by the core kernels
-            "runner/engine/fastpath_kernel.py", "runner/engine/fastpath_codes.py"} <= sources
+            "runner/engine/fastpath_kernel.py", "runner/engine/fastpath_codes.py",
+            "runner/engine/exact_sum_kernel.py"} <= sources
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -320,3 +320,121 @@ def test_period_returns_match_a_plain_reference() -> None:
             previous = value
         assert got == pytest.approx(expected, rel=1e-12)
     assert len(out["monthly_returns"]) == 39
+
+
+@pytest.mark.parametrize("equity", [[100.0, 104.0, 99.0, 99.0, 120.0, 90.0, 95.0],
+                                    [100.0], [100.0, 0.0, 5.0], [100.0, 100.0, 100.0]])
+def test_shared_curve_gives_the_same_metrics(equity: list[float]) -> None:
+    from runner.engine.metrics import curve_stats
+
+    close_ms = [MS0 + (i + 1) * DAY_MS for i in range(len(equity))]
+    trades = trades_frame([("AAA", 3.0, MS0, MS0 + DAY_MS, "exit"),
+                           ("AAA", -1.0, MS0 + DAY_MS, MS0 + 2 * DAY_MS, "stop")])
+    curve = np.array(equity)
+    stats = curve_stats(curve, 100.0)
+    kwargs: dict[str, Any] = {
+        "start_ms": MS0, "end_ms": close_ms[-1], "initial_cash": 100.0, "trades": trades,
+        "fills": NO_FILLS, "multipliers": {}, "calendar": DAILY, "cagr": 0.1,
+        "max_drawdown": float(stats[1].max())}
+    with np.errstate(all="ignore"):
+        shared = extended_metrics(curve, np.array(close_ms), **kwargs, shared=stats)
+        alone = extended_metrics(curve, np.array(close_ms), **kwargs)
+    assert json.dumps(shared, default=str) == json.dumps(alone, default=str)
+
+
+def _calendar_reference(close_ms: np.ndarray, base_ms: int) -> Calendar:
+    """infer_calendar as first written: every bar's day at once."""
+    every_day = Calendar("24/7", 365 * DAY_MS / base_ms)
+    if base_ms >= 7 * DAY_MS or len(close_ms) == 0:
+        return every_day
+    open_ms = np.asarray(close_ms, dtype=np.int64) - base_ms
+    days = open_ms // DAY_MS
+    weekday = (days + 3) % 7
+    first_full = -(-int(open_ms[0]) // DAY_MS)
+    saturday = first_full + (5 - (first_full + 3) % 7) % 7
+    if (saturday + 1) * DAY_MS > int(close_ms[-1]) or bool((weekday == 5).any()):
+        return every_day
+    weekdays = days[weekday < 5]
+    if len(weekdays) == 0:
+        return every_day
+    _, per_day = np.unique(weekdays, return_counts=True)
+    return Calendar("sessions", 252 * float(np.median(per_day)))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+@pytest.mark.parametrize("seed", range(6))
+def test_per_day_scans_in_chunks_match_whole_arrays(
+        chunk: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runner.report.metrics as report_metrics
+
+    monkeypatch.setattr(report_metrics, "_CHUNK", chunk)
+    rng = np.random.default_rng(seed)
+    step = [MINUTE, HOUR, DAY_MS][seed % 3]
+    opens = MS0 + step * np.cumsum(rng.integers(1, 40, 3_000))
+    if seed % 2:  # a market that skips Saturdays and Sundays
+        opens = opens[(opens // DAY_MS + 3) % 7 < 5]
+    if seed == 5:  # out of order
+        opens = rng.permutation(opens)
+    closes = opens + step
+    assert report_metrics.infer_calendar(closes, step) == _calendar_reference(closes, step)
+    days = (closes - 1) // DAY_MS
+    first_of_day = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
+    got_first, got_months = report_metrics._day_starts(closes)
+    assert got_first.tolist() == first_of_day.tolist()
+    assert got_months.tolist() == days[first_of_day].astype("datetime64[D]").astype(
+        "datetime64[M]").astype(np.int64).tolist()
+
+
+def _drawdown_reference(values: np.ndarray, times: np.ndarray, end_ms: int) -> dict[str, Any]:
+    """The drawdown statistics as first written, over the initial cash then the curve."""
+    peaks = np.maximum.accumulate(values)
+    depth = (peaks - values) / peaks
+    trough = int(depth.argmax())
+    if not depth[trough] > 0:
+        return {"depth": 0.0, "start": None, "trough": None, "recovery": None,
+                "duration_seconds": None, "bars": None, "longest_seconds": None}
+    peak = peaks[trough]
+    start = trough - int(np.argmax(values[trough::-1] == peak))
+    back = np.flatnonzero(values[trough:] >= peak)
+    recovery = trough + int(back[0]) if len(back) else None
+    until = int(times[recovery]) if recovery is not None else end_ms
+    under = depth > 0
+    edges = np.diff(np.concatenate([[0], under.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    ends_ms = np.where(ends < len(times), times[np.minimum(ends, len(times) - 1)], end_ms)
+    longest = float((ends_ms - times[starts - 1]).max()) / 1000
+    iso = report_metrics_module()._iso
+    return {
+        "depth": float(depth[trough]), "start": iso(int(times[start])),
+        "trough": iso(int(times[trough])),
+        "recovery": iso(int(times[recovery])) if recovery is not None else None,
+        "duration_seconds": (until - int(times[start])) / 1000,
+        "bars": (recovery if recovery is not None else len(values) - 1) - start,
+        "longest_seconds": longest,
+    }
+
+
+def report_metrics_module() -> Any:
+    import runner.report.metrics as module
+
+    return module
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_drawdown_without_the_initial_cash_array_matches(seed: int) -> None:
+    from runner.engine.metrics import curve_stats
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    curve = 100.0 + np.round(np.cumsum(rng.normal(0, 2, n)), int(rng.integers(0, 3)))
+    if seed % 4 == 0:
+        curve[rng.integers(0, n)] = 100.0  # back exactly at the initial cash
+    if seed % 5 == 0:
+        curve = np.full(n, 100.0)
+    close_ms = MS0 + MINUTE * np.arange(1, n + 1)
+    values = np.concatenate([[100.0], curve])
+    times = np.concatenate([[MS0], close_ms])
+    end_ms = int(close_ms[-1])
+    peaks, depth, _ = curve_stats(curve, 100.0)
+    got = report_metrics_module()._drawdown(curve, 100.0, peaks, depth, MS0, close_ms, end_ms)
+    assert got == _drawdown_reference(values, times, end_ms)
