@@ -11,7 +11,7 @@ shipped: regenerated on demand).
 For every case it measures:
 - `first_process_s`: the first fresh `python -m runner run ...` process, which may
   include compiling numba kernels into their on-disk cache (once per install);
-- `cold_wall_s`: the median of `--runs` more fresh processes (imports and data cold,
+- `cold_wall_s`: the median of `--runs` (5) more fresh processes (imports and data cold,
   bytecode and compiled kernels cached), wall time, and the peak RSS (`os.wait4`'s
   `ru_maxrss`): what a user waits for on every later run;
 - `in_process_s` / `in_process_bars_per_s`: `run_backtest` called twice in this
@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -166,14 +167,24 @@ def timed_process(args: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 2**20, out
 
 
-def cold_runs(command: list[str], runs: int) -> tuple[float, float, list[float]]:
+def cold_runs(command: list[str], runs: int, out: Path | None = None,
+              ) -> tuple[float, float, list[float]]:
     """The median wall time of `runs` fresh processes (a 2-core VM's timings wander
-    by tens of percent), the largest peak RSS, and every wall time."""
+    by tens of percent), the largest peak RSS, and every wall time.
+
+    With `out`, each process writes into a new folder `out/<k>` (`--out` is appended to
+    `command`), as a run does by default (`runs/<name>/<timestamp>/`), and the folders
+    are deleted after the last run: at 10M bars a run writes ~0.8 GB, and overwriting
+    or deleting that (the filesystem discards the freed blocks) is not the run's work."""
     walls, peak = [], 0.0
-    for _ in range(runs):
-        wall, rss, _ = timed_process(command)
+    for k in range(runs):
+        args = command if out is None else [*command, "--out", str(out / str(k))]
+        wall, rss, _ = timed_process(args)
         walls.append(round(wall, 3))
         peak = max(peak, rss)
+        time.sleep(1.0)  # let the disk write back the previous run's files first
+    if out is not None:
+        shutil.rmtree(out, ignore_errors=True)
     return statistics.median(walls), peak, walls
 
 
@@ -185,12 +196,15 @@ def runner_case(file: Path, data: str, out: Path, runs: int) -> dict[str, Any]:
     from runner.plugins import load_registry
 
     command = [sys.executable, "-m", "runner", "run", str(file), "--mode", "backtest",
-               "--data", data, "--out", str(out / "cold"), "--no-report"]
-    first, _, _ = timed_process(command)
-    cold, rss, walls = cold_runs(command, runs)
+               "--data", data, "--no-report"]
+    first, _, _ = timed_process([*command, "--out", str(out / "first")])
+    shutil.rmtree(out / "first", ignore_errors=True)
+    cold, rss, walls = cold_runs(command, runs, out / "cold")
     registry = load_registry()
     validated = validate_file(file, registry)
-    run_backtest(validated, registry, out_dir=out / "warm", data_path=data)
+    run_backtest(validated, registry, out_dir=out / "warm0", data_path=data)
+    shutil.rmtree(out / "warm0", ignore_errors=True)
+    time.sleep(2.0)
     log: dict[str, Any] = {}
     loading = [0.0]
     real_load = vars(frames)["load_bars"]
@@ -245,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vectorbt-python", default=os.environ.get("VECTORBT_PYTHON"))
     parser.add_argument("--data-dir", default=str(DATA),
                         help="where the generated bars are kept (default bench/data)")
-    parser.add_argument("--runs", type=int, default=3,
+    parser.add_argument("--runs", type=int, default=5,
                         help="cold processes per case; their median is reported")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
