@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml examples/*/pyproject.toml))
 
-.PHONY: setup test lint types unit demo schema bench clean chromium
+.PHONY: setup native test lint types unit demo schema bench clean chromium
+
+# two jobs: the kernels compile while ruff and mypy run (the tests wait for them)
+MAKEFLAGS += --jobs=2
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml examples/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,20 +21,23 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml examples/*/pyprojec
 
 # the hot numba kernels compiled ahead of time (runner/native): a run then needs no
 # numba; without a C compiler this says so and every kernel runs through the JIT
-setup: $(STAMP)
+native: $(STAMP)
 	@$(BIN)/python -m runner.native.build --if-stale || true
 
-lint: setup
+setup: $(STAMP) native
+
+lint: $(STAMP)
 	$(BIN)/ruff check .
 
 PLUGIN_SRC := $(wildcard plugins/*/src)
 PLUGIN_TESTS := $(wildcard plugins/*/tests)
 
-types: setup
+types: $(STAMP)
 	$(BIN)/mypy runner $(PLUGIN_SRC)
 
+# on every core (pytest-xdist): about half the wall time on the 2-core CI machine
 unit: setup
-	$(BIN)/python -m pytest -q tests $(PLUGIN_TESTS)
+	$(BIN)/python -m pytest -q -n auto tests $(PLUGIN_TESTS)
 
 # the report's browser test needs headless Chromium: installed when missing and apt-get
 # can (as root); otherwise, or when the install fails, that test skips and says why

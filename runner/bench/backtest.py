@@ -182,7 +182,8 @@ def cold_runs(command: list[str], runs: int, out: Path | None = None,
         wall, rss, _ = timed_process(args)
         walls.append(round(wall, 3))
         peak = max(peak, rss)
-        time.sleep(1.0)  # let the disk write back the previous run's files first
+        if k + 1 < runs:
+            time.sleep(1.0)  # let the disk write back the previous run's files first
     if out is not None:
         shutil.rmtree(out, ignore_errors=True)
     return statistics.median(walls), peak, walls
@@ -204,7 +205,7 @@ def runner_case(file: Path, data: str, out: Path, runs: int) -> dict[str, Any]:
     validated = validate_file(file, registry)
     run_backtest(validated, registry, out_dir=out / "warm0", data_path=data)
     shutil.rmtree(out / "warm0", ignore_errors=True)
-    time.sleep(2.0)
+    time.sleep(1.0)
     log: dict[str, Any] = {}
     loading = [0.0]
     real_load = vars(frames)["load_bars"]
