@@ -316,8 +316,10 @@ def test_failing_writer_keeps_the_old_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
 
-def test_crash_inside_write_run_leaves_only_whole_files(
+def test_crash_inside_write_run_keeps_every_old_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV that fails half-way (a full disk): no file is renamed, every temporary
+    file is removed, and the folder holds the previous run, byte for byte."""
     run = tiny_run()
     write_run(tmp_path, **run)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -326,20 +328,17 @@ def test_crash_inside_write_run_leaves_only_whole_files(
 
     def flaky(self: pl.DataFrame, fh: Any, **kw: Any) -> Any:
         calls.append(1)
-        if len(calls) == 3:  # fills.csv: write some of it, then crash
+        if len(calls) == 3:  # the others may be written already; none is renamed yet
             fh.write(b"order_id,sym")
             raise OSError("no space left on device")
         return real(self, fh, **kw)
 
     monkeypatch.setattr(pl.DataFrame, "write_csv", flaky)
+    run["trades"] = run["trades"].with_columns(pl.col("pnl") * 2)
     run["equity"] = run["equity"].with_columns(pl.col("equity") * 2)
     with pytest.raises(OSError, match="no space"):
         write_run(tmp_path, **run)
-    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert set(after) == set(before)  # no temporary files
-    assert after["fills.csv"] == before["fills.csv"]  # untouched, not half-written
-    assert after["equity.csv"] == before["equity.csv"]  # never reached
-    assert after["summary.json"] == before["summary.json"]  # written last
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 # -- fingerprint -------------------------------------------------------------------------
@@ -423,28 +422,6 @@ def test_iso_text_of_regular_times_equals_strftime(
     assert outputs.iso_ms_text(series).to_list() == expected.to_list()
     micro = series.cast(pl.Datetime("us", "UTC"))
     assert outputs.iso_ms_text(micro).to_list() == expected.to_list()
-
-
-def test_failed_run_keeps_every_old_csv(tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    run = tiny_run()
-    write_run(tmp_path, **run)
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real = pl.DataFrame.write_csv
-    calls = []
-
-    def flaky(self: pl.DataFrame, fh: Any, **kw: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 4:  # the last CSV: the others are written, none renamed yet
-            raise OSError("no space left on device")
-        return real(self, fh, **kw)
-
-    monkeypatch.setattr(pl.DataFrame, "write_csv", flaky)
-    run["trades"] = run["trades"].with_columns(pl.col("pnl") * 2)
-    run["equity"] = run["equity"].with_columns(pl.col("equity") * 2)
-    with pytest.raises(OSError, match="no space"):
-        write_run(tmp_path, **run)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_every_file_is_fsynced_before_it_is_renamed(
