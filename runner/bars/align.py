@@ -104,14 +104,21 @@ def common_clock(frames: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             frame.height > 1 and bool((times.diff().drop_nulls() <= 0).any())
         ):
             raise ValueError(f"{symbol}: bar times must be strictly increasing with no nulls")
-    clock = (
-        pl.concat([f.select(TIME) for f in frames.values()], how="vertical")
-        .unique()
-        .sort(TIME)
-    )
+    calendars = [f.get_column(TIME) for f in frames.values()]
+    if all(t.equals(calendars[0], check_dtypes=True) for t in calendars[1:]):
+        clock = frames[next(iter(frames))].select(TIME)  # one calendar: nothing to merge
+    else:
+        clock = pl.concat([f.select(TIME) for f in frames.values()], how="vertical"
+                          ).unique().sort(TIME)
+    clock_time = clock.get_column(TIME)
     out: dict[str, pl.DataFrame] = {}
     for symbol, frame in frames.items():
         values = [c for c in frame.columns if c != TIME]
+        if frame.get_column(TIME).equals(clock_time, check_dtypes=True):
+            # a bar at every time of the clock: every row is fresh, nothing to fill
+            out[symbol] = frame.select(TIME, *values).hstack(
+                [pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True).alias(FRESH)])
+            continue
         joined = clock.join(
             frame.with_columns(pl.lit(True).alias(FRESH)), on=TIME, how="left"
         )

@@ -247,11 +247,18 @@ def _epoch_ms(series: pl.Series) -> np.ndarray:
 
 def _breakdown(trades: pl.DataFrame, key: str, pnl: np.ndarray, fees: np.ndarray,
                held_ms: np.ndarray) -> dict[str, dict[str, Any]]:
-    labels = trades[key].fill_null("").cast(pl.String).to_numpy()
+    """`_trade_stats` per value of `key`, in sorted order. Each group's rows keep the
+    trades' order (a stable sort by group), so its sums are the ones a boolean mask
+    per label would give, without comparing every label with every trade."""
+    labels = trades[key].fill_null("").cast(pl.String)
+    names = labels.unique().sort().to_list()  # UTF-8 byte order: Python's str order
+    group = (labels.rank("dense") - 1).cast(pl.Int64).to_numpy()
+    order = np.argsort(group, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(names)))])
     out: dict[str, dict[str, Any]] = {}
-    for label in sorted(set(labels.tolist())):
-        mask = labels == label
-        out[label] = _trade_stats(pnl[mask], fees[mask], held_ms[mask])
+    for g, label in enumerate(names):
+        rows = order[bounds[g]:bounds[g + 1]]
+        out[label] = _trade_stats(pnl[rows], fees[rows], held_ms[rows])
     return out
 
 
