@@ -549,15 +549,54 @@ def main() -> None:
     from runner.errors import RunnerError
 
     try:
-        app()
+        try:
+            app()
+            code = 0
+        except SystemExit as done:
+            code = _exit_code(done.code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
     except Exception as exc:
         if _State.debug:
             raise
         if isinstance(exc, RunnerError):
             typer.echo(f"runner: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        typer.echo(f"runner: internal error: {type(exc).__name__}: {exc} "
-                   "(run with --debug for the traceback)", err=True)
-        sys.exit(EXIT_RUNTIME)
+            code = exc.exit_code
+        else:
+            typer.echo(f"runner: internal error: {type(exc).__name__}: {exc} "
+                       "(run with --debug for the traceback)", err=True)
+            code = EXIT_RUNTIME
+    _exit(code)
+
+
+def _exit_code(code: object) -> int:
+    """`sys.exit`'s argument as a process exit code (a message is printed, code 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process with `code`, without the interpreter's final teardown.
+
+    Freeing every module and object of a finished command (pydantic's models, polars,
+    numpy, a backtest's columns) took about 0.2 s of a 1 s backtest, and nothing needs
+    it: the command has written and fsynced its files. What Python promises at exit
+    still happens: every `atexit` handler runs (a plugin's, `logging`'s) and the
+    standard streams are flushed; as at any exit, objects still alive are not
+    finalized. With another thread still running, Python's own exit joins it first."""
+    import atexit
+    import contextlib
+    import os
+    import threading
+
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
+            stream.flush()
+    os._exit(code)
