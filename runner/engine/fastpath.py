@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from runner.engine import fastpath_codes as fk
+from runner.engine import fastpath_codes as codes
 from runner.engine.outputs import FILL_SCHEMA, ORDER_SCHEMA
 from runner.engine.plan import Columns
 from runner.engine.simulate import EXIT_KEYS, SimInput
@@ -176,14 +176,14 @@ def simulate_fast(inp: SimInput, *,
         np.array([sp.multiplier for sp in specs], dtype=np.float64).reshape(-1),
         model.fill == "close", float(model.slippage_bps), float(model.fees.taker),
         bool(strategy.risk.allow_short), float(strategy.backtest.cash))
-    tables = _tables(inp, fk, out, cand_bar, cand_pair)
+    tables = _tables(inp, out, cand_bar, cand_pair)
     log: dict[str, int] = {}
     kinds = out[2][:out[0]]
     for name, count in (
-            ("rejected", int((kinds == fk.KIND_REJECTED).sum())),
-            ("risk_reject", int((kinds == fk.KIND_RISK_REJECT).sum())),
-            ("dropped", int(((kinds == fk.KIND_SIZE_DROP)
-                             | (kinds == fk.KIND_NOTIONAL_DROP)).sum())),
+            ("rejected", int((kinds == codes.KIND_REJECTED).sum())),
+            ("risk_reject", int((kinds == codes.KIND_RISK_REJECT).sum())),
+            ("dropped", int(((kinds == codes.KIND_SIZE_DROP)
+                             | (kinds == codes.KIND_NOTIONAL_DROP)).sum())),
             ("cancelled", int(out[19]))):
         if count:
             log[name] = count
@@ -192,7 +192,7 @@ def simulate_fast(inp: SimInput, *,
     return FastResult(tables, log, int(out[18]))
 
 
-def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
+def _tables(inp: SimInput, out: Any, cand_bar: np.ndarray,
             cand_pair: np.ndarray) -> RunTables:
     """The kernel's arrays as the run's tables, column by column."""
     (no, o_cand, o_kind, o_buy, o_qty, _placed_k, o_status, o_after,
@@ -215,21 +215,21 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
     labels = pl.Series([plan.label for plan in plans], dtype=pl.String)
     # Text columns are gathered from their few distinct values by code: making them
     # from numpy string arrays or Python lists costs a string object per row.
-    placed = o_kind == fk.KIND_PLACED
+    placed = o_kind == codes.KIND_PLACED
     status = _STATUS_NAMES.gather(np.select(
-        [placed & (o_status == fk.STATUS_FILLED), placed & (o_status == fk.STATUS_CANCELLED),
-         placed, o_kind == fk.KIND_REJECTED, o_kind == fk.KIND_RISK_REJECT],
+        [placed & (o_status == codes.STATUS_FILLED), placed & (o_status == codes.STATUS_CANCELLED),
+         placed, o_kind == codes.KIND_REJECTED, o_kind == codes.KIND_RISK_REJECT],
         [0, 1, 2, 3, 4], 5))
     reasons: dict[int, str] = {}
-    for j in np.flatnonzero(o_status == fk.STATUS_CANCELLED).tolist():
-        if o_kind[j] == fk.KIND_PLACED:
+    for j in np.flatnonzero(o_status == codes.STATUS_CANCELLED).tolist():
+        if o_kind[j] == codes.KIND_PLACED:
             reasons[j] = "reduce_only: no position to reduce"
-    for j in np.flatnonzero(o_kind != fk.KIND_PLACED).tolist():
+    for j in np.flatnonzero(o_kind != codes.KIND_PLACED).tolist():
         kind, qty, s = int(o_kind[j]), float(o_qty[j]), symbols[int(o_sym[j])]
         side = "buy" if o_buy[j] else "sell"
-        if kind == fk.KIND_REJECTED:
+        if kind == codes.KIND_REJECTED:
             reasons[j] = f"quantity must be positive, got {qty}"
-        elif kind == fk.KIND_RISK_REJECT:
+        elif kind == codes.KIND_RISK_REJECT:
             reasons[j] = (f"allow_short: {side} {qty:g} {s} would leave a short position of "
                           f"{float(o_after[j]):g} (allow_short is false)")
         else:
@@ -237,14 +237,14 @@ def _tables(inp: SimInput, fk: Any, out: Any, cand_bar: np.ndarray,
             close = float(closes[int(o_sym[j])][int(o_bar[j])])
             text = (size_order(SizeSpec(plan.size_mode, qty),  # type: ignore[arg-type]
                                math.nan, close, None, inp.specs[s])
-                    if kind == fk.KIND_SIZE_DROP
+                    if kind == codes.KIND_SIZE_DROP
                     else min_notional_reason(close, qty, inp.specs[s]))
             assert isinstance(text, str), (j, text)
             reasons[j] = text
     reason = pl.repeat(None, no, dtype=pl.String, eager=True)
     if reasons:
         reason = reason.scatter(list(reasons), list(reasons.values()))
-    quantity = np.where(o_kind == fk.KIND_SIZE_DROP, np.nan, o_qty)
+    quantity = np.where(o_kind == codes.KIND_SIZE_DROP, np.nan, o_qty)
     sym_names = pl.Series([s for s in symbols], dtype=pl.String)
     orders = pl.DataFrame({
         "time": _ms(inp.close_ms[o_bar]), "sym": sym_names.gather(o_sym),
